@@ -1,0 +1,170 @@
+import Dispatch
+import Foundation
+import FulcrumKernels
+
+/// The limits of this machine, measured in the benchmark's own process so that every roofline
+/// ratio compares two figures taken minutes apart on the same, equally noisy machine.
+final class MachineLimits {
+    /// Stream copy (`a[i] = b[i]`, bytes read + bytes written) in GB/s, one thread and all threads.
+    let copyOneThread: Double, copyAllThreads: Double
+    /// Stream triad (`a[i] = b[i] + s·c[i]`, 3 arrays counted) in GB/s.
+    let triadOneThread: Double, triadAllThreads: Double
+    /// Register-resident fp32 FMA rate in GFLOP/s on all threads (2 flops per lane per FMA).
+    let fmaPeakGFLOPs: Double
+    /// Vector `exp` throughput on cache-resident Floats, Gelem/s on all threads.
+    let expGelemsPerSecond: Double
+    private var gemmRates: [String: Double] = [:]
+    private let quick: Bool
+
+    init(quick: Bool) {
+        self.quick = quick
+        let elements = (quick ? 16 : 128) << 20  // Floats per array: 64 MiB quick, 512 MiB full
+        let threads = Threads.count
+        let a = UnsafeMutableBufferPointer<Float>.allocate(capacity: elements)
+        let b = UnsafeMutableBufferPointer<Float>.allocate(capacity: elements)
+        let c = UnsafeMutableBufferPointer<Float>.allocate(capacity: elements)
+        defer { a.deallocate(); b.deallocate(); c.deallocate() }
+        for buffer in [a, b, c] {
+            MachineLimits.parallel(threads, count: elements) { (buffer.baseAddress! + $0.lowerBound).update(repeating: 1, count: $0.count) }
+        }
+        let bytes = Double(elements * MemoryLayout<Float>.stride)
+        func best(_ body: () -> Void) -> Double {
+            body()
+            var times: [Double] = []
+            for _ in 0..<(quick ? 2 : 5) { times.append(MachineLimits.seconds(body)) }
+            return times.min()!
+        }
+        func copy(_ t: Int) -> Double {
+            2 * bytes / best { MachineLimits.parallel(t, count: elements) { r in
+                let (src, dst) = (UnsafePointer(b.baseAddress! + r.lowerBound), a.baseAddress! + r.lowerBound)
+                var j = 0
+                while j + 8 <= r.count {
+                    UnsafeMutableRawPointer(dst + j).storeBytes(of: UnsafeRawPointer(src + j).loadUnaligned(as: SIMD8<Float>.self), as: SIMD8<Float>.self)
+                    j += 8
+                }
+            } } * 1e-9
+        }
+        func triad(_ t: Int) -> Double {
+            3 * bytes / best { MachineLimits.parallel(t, count: elements) { r in
+                let (x, y, dst) = (UnsafePointer(b.baseAddress! + r.lowerBound), UnsafePointer(c.baseAddress! + r.lowerBound), a.baseAddress! + r.lowerBound)
+                var j = 0
+                while j + 8 <= r.count {
+                    let v = UnsafeRawPointer(x + j).loadUnaligned(as: SIMD8<Float>.self)
+                    let w = UnsafeRawPointer(y + j).loadUnaligned(as: SIMD8<Float>.self)
+                    UnsafeMutableRawPointer(dst + j).storeBytes(of: Float.multiplyAdd(w, SIMD8(repeating: 3), v), as: SIMD8<Float>.self)
+                    j += 8
+                }
+            } } * 1e-9
+        }
+        copyOneThread = copy(1)
+        copyAllThreads = copy(threads)
+        triadOneThread = triad(1)
+        triadAllThreads = triad(threads)
+        fmaPeakGFLOPs = MachineLimits.fmaPeak(threads: threads)
+        expGelemsPerSecond = MachineLimits.expRate(threads: threads)
+    }
+
+    /// The measured sgemm (or dgemm) rate in GFLOP/s for C(M×N) = op(A)·op(B) with inner size K,
+    /// on `Threads.count` threads; measured once per shape and remembered.
+    func gemmGFLOPs<T: FulcrumFloat>(_ type: T.Type, m: Int, n: Int, k: Int, transposeA: Bool = false, transposeB: Bool = false) -> Double {
+        let key = "\(T.self) \(m) \(n) \(k) \(transposeA) \(transposeB)"
+        if let rate = gemmRates[key] { return rate }
+        var random = BenchRandom(seed: 7)
+        let a = (0..<(m * k)).map { _ in T(random.uniform(-1, 1)) }
+        let b = (0..<(k * n)).map { _ in T(random.uniform(-1, 1)) }
+        var c = [T](repeating: 0, count: m * n)
+        let seconds = a.withUnsafeBufferPointer { pa in b.withUnsafeBufferPointer { pb in c.withUnsafeMutableBufferPointer { pc in
+            let av = MatrixView(unchecked: pa.baseAddress, rows: transposeA ? k : m, columns: transposeA ? m : k, rowStride: transposeA ? m : k)
+            let bv = MatrixView(unchecked: pb.baseAddress, rows: transposeB ? n : k, columns: transposeB ? k : n, rowStride: transposeB ? k : n)
+            let cv = MutableMatrixView(unchecked: pc.baseAddress, rows: m, columns: n, rowStride: n)
+            try? BLAS.gemm(av, transposeA: transposeA, bv, transposeB: transposeB, into: cv)
+            var times: [Double] = []
+            for _ in 0..<(quick ? 2 : 5) { times.append(MachineLimits.seconds { try? BLAS.gemm(av, transposeA: transposeA, bv, transposeB: transposeB, into: cv) }) }
+            return times.sorted()[times.count / 2]
+        } } }
+        let rate = 2 * Double(m) * Double(n) * Double(k) / seconds * 1e-9
+        gemmRates[key] = rate
+        return rate
+    }
+
+    /// The lines printed above the table.
+    var summary: String {
+        let f = { (x: Double) in String(format: "%.1f", x) }
+        return """
+            stream copy  \(f(copyOneThread)) GB/s (1 thread)  \(f(copyAllThreads)) GB/s (\(Threads.count) threads)
+            stream triad \(f(triadOneThread)) GB/s (1 thread)  \(f(triadAllThreads)) GB/s (\(Threads.count) threads)
+            fp32 FMA peak \(f(fmaPeakGFLOPs)) GFLOP/s, vector exp \(f(expGelemsPerSecond)) Gelem/s (\(Threads.count) threads)
+            fused multiply-add in this build: \(fusedMultiplyAddEnabled ? "yes" : "no (build with -Xswiftc -target-cpu -Xswiftc native)")
+            """
+    }
+
+    static func seconds(_ body: () -> Void) -> Double {
+        let start = DispatchTime.now().uptimeNanoseconds
+        body()
+        return Double(DispatchTime.now().uptimeNanoseconds - start) * 1e-9
+    }
+
+    /// Splits `0..<count` into `threads` contiguous parts and runs them concurrently.
+    static func parallel(_ threads: Int, count: Int, _ body: (Range<Int>) -> Void) {
+        let part = (count + threads - 1) / threads
+        withoutActuallyEscaping(body) { body in
+            let shared = SendableBox(body)
+            DispatchQueue.concurrentPerform(iterations: threads) { t in
+                shared.value(t * part ..< min(count, (t + 1) * part))
+            }
+        }
+    }
+
+    private static func fmaPeak(threads: Int) -> Double {
+        let iterations = 4_000_000
+        let perThread = SendableBox(UnsafeMutableBufferPointer<Float>.allocate(capacity: threads))
+        defer { perThread.value.deallocate() }
+        let time = seconds {
+            DispatchQueue.concurrentPerform(iterations: threads) { t in
+                let m = SIMD8<Float>(repeating: 0.999_999), a = SIMD8<Float>(repeating: 1e-7)
+                var (x0, x1, x2, x3, x4) = (SIMD8<Float>(repeating: 1), SIMD8<Float>(repeating: 2), SIMD8<Float>(repeating: 3), SIMD8<Float>(repeating: 4), SIMD8<Float>(repeating: 5))
+                var (x5, x6, x7, x8, x9) = (SIMD8<Float>(repeating: 6), SIMD8<Float>(repeating: 7), SIMD8<Float>(repeating: 8), SIMD8<Float>(repeating: 9), SIMD8<Float>(repeating: 10))
+                for _ in 0..<iterations {
+                    x0 = Float.multiplyAdd(x0, m, a); x1 = Float.multiplyAdd(x1, m, a); x2 = Float.multiplyAdd(x2, m, a)
+                    x3 = Float.multiplyAdd(x3, m, a); x4 = Float.multiplyAdd(x4, m, a); x5 = Float.multiplyAdd(x5, m, a)
+                    x6 = Float.multiplyAdd(x6, m, a); x7 = Float.multiplyAdd(x7, m, a); x8 = Float.multiplyAdd(x8, m, a)
+                    x9 = Float.multiplyAdd(x9, m, a)
+                }
+                let total = x0 + x1 + x2 + x3 + x4 + x5 + x6 + x7 + x8 + x9
+                perThread.value[t] = total.sum()
+            }
+        }
+        // 10 independent chains × 8 lanes × 2 flops per FMA.
+        return Double(threads * iterations * 10 * 16) / time * 1e-9
+    }
+
+    private static func expRate(threads: Int) -> Double {
+        let count = 4096, repeats = 20_000
+        let sink = SendableBox(UnsafeMutableBufferPointer<Float>.allocate(capacity: threads))
+        defer { sink.value.deallocate() }
+        let time = seconds {
+            DispatchQueue.concurrentPerform(iterations: threads) { t in
+                var x = [Float](repeating: 0, count: count)
+                for i in 0..<count { x[i] = Float(i % 200) * -0.25 }
+                var total = SIMD8<Float>()
+                x.withUnsafeBufferPointer { p in
+                    for _ in 0..<repeats {
+                        var j = 0
+                        while j < count {
+                            total += Float.exp(UnsafeRawPointer(p.baseAddress! + j).loadUnaligned(as: SIMD8<Float>.self))
+                            j += 8
+                        }
+                    }
+                }
+                sink.value[t] = total.sum()
+            }
+        }
+        return Double(threads * count * repeats) / time * 1e-9
+    }
+}
+
+/// Moves a closure or buffer the compiler cannot prove `Sendable` into `concurrentPerform`.
+struct SendableBox<Value>: @unchecked Sendable {
+    let value: Value
+    init(_ value: Value) { self.value = value }
+}

@@ -1,0 +1,28 @@
+# Fulcrum: `make bench` runs the microbenchmark report, `make test` builds and runs every test.
+APT_PACKAGES := libopenblas-dev liblapacke-dev
+CPU_FLAGS := -Xswiftc -target-cpu -Xswiftc native
+BENCH_ARGS ?=
+
+.PHONY: deps build bench test clean
+
+deps:
+	@missing=""; for p in $(APT_PACKAGES); do \
+		dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+		echo "installing$$missing"; \
+		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing; \
+	fi
+
+build: deps
+	swift build -c release $(CPU_FLAGS)
+
+bench: build
+	swift run -c release $(CPU_FLAGS) fulcrum-bench $(BENCH_ARGS)
+
+test: deps
+	swift test -c release
+
+clean:
+	rm -rf .build

@@ -1,0 +1,2 @@
+/// FulcrumCalibration: ranking and calibration metrics, temperature scaling, Mahalanobis OOD scores.
+public enum FulcrumCalibration {}

@@ -1,0 +1,60 @@
+/// The one error every Fulcrum entry point throws.
+///
+/// Each case names the argument at fault and the value, index or shape that broke the rule, so
+/// that the message alone tells a caller what to fix. Fulcrum never traps on input a caller can
+/// pass: shapes, ranges, parameters and non-finite values are checked and reported here.
+public enum FulcrumError: Error, Equatable, Sendable, CustomStringConvertible {
+    /// A shape does not match what another argument implies.
+    ///
+    /// - `argument`: the argument whose shape is wrong;
+    /// - `expected`/`actual`: the shapes, written like `4096x32768` or `4096`.
+    case shapeMismatch(argument: String, expected: String, actual: String)
+
+    /// An index (a target, a class, an expert, a feature column) is outside its valid range.
+    ///
+    /// `position` is where in the argument the bad index sits (a row), `value` the index itself,
+    /// `validRange` the range it must lie in, written like `0..<1000`.
+    case indexOutOfRange(argument: String, position: Int, value: Int, validRange: String)
+
+    /// A scalar parameter is outside its domain; `requirement` says what it must satisfy,
+    /// for example `in [0, 1)` or `> 0`.
+    case invalidParameter(argument: String, value: String, requirement: String)
+
+    /// A NaN or an infinity where only finite values are allowed, at `row`, `column`
+    /// (column 0 for vectors).
+    case nonFiniteValue(argument: String, row: Int, column: Int)
+
+    /// A reduction (a mean, a normalisation) over nothing: an empty batch, every row ignored, or
+    /// weights that sum to zero.
+    case emptyReduction(argument: String, reason: String)
+
+    /// A buffer is too small or strided in a way the call cannot use.
+    case invalidBuffer(argument: String, reason: String)
+
+    /// A LAPACK routine returned `info ≠ 0`: negative means argument `-info` was illegal,
+    /// positive is the routine's own failure (a non positive-definite matrix, no convergence).
+    case lapackFailure(routine: String, info: Int)
+
+    public var description: String {
+        switch self {
+        case let .shapeMismatch(argument, expected, actual):
+            return "\(argument): expected shape \(expected), got \(actual)"
+        case let .indexOutOfRange(argument, position, value, validRange):
+            return "\(argument)[\(position)] = \(value) is outside \(validRange)"
+        case let .invalidParameter(argument, value, requirement):
+            return "\(argument) = \(value) must be \(requirement)"
+        case let .nonFiniteValue(argument, row, column):
+            return "\(argument) has a non-finite value at row \(row), column \(column)"
+        case let .emptyReduction(argument, reason):
+            return "\(argument): nothing to reduce (\(reason))"
+        case let .invalidBuffer(argument, reason):
+            return "\(argument): \(reason)"
+        case let .lapackFailure(routine, info):
+            return "LAPACK \(routine) failed with info = \(info)"
+        }
+    }
+}
+
+/// Writes a shape like `4096x32768` for error messages and benchmark names.
+@inlinable
+func shapeDescription(_ rows: Int, _ columns: Int) -> String { "\(rows)x\(columns)" }

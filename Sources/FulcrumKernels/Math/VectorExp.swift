@@ -1,0 +1,76 @@
+// Vector exponentials for Float and Double.
+//
+// Both follow the same scheme: x is clamped to a range beyond which the result is 0 or +∞, the
+// exponent n = round(x·log₂e) is found with the 1.5·2^p magic-number rounding (branch-free and
+// fast on the baseline x86-64 target), r = x − n·ln 2 is reduced with a two-part (Cody–Waite)
+// ln 2, eʳ is a polynomial on |r| ≤ ln2/2, and the result is scaled by 2ⁿ as 2^⌊n/2⌋ · 2^(n−⌊n/2⌋),
+// two exact power-of-two factors, so that overflow to +∞ and gradual underflow into the
+// subnormals happen with a single rounding in the last multiply. NaN propagates.
+
+extension Float {
+    /// eˣ per lane. Within 2 ulp of the correctly rounded result on [−104, 89] (subnormal results
+    /// included; the test sweeps that range densely against the system libm), exactly 0 below the
+    /// underflow threshold (x < −103.98) and +∞ above overflow (x > 88.73); NaN stays NaN.
+    ///
+    /// Cost: 6 multiply-adds for the Cephes-style minimax polynomial plus the range reduction,
+    /// about 20 instructions per 8 lanes, no table and no division.
+    @inlinable @inline(__always)
+    public static func exp(_ x: Vector) -> Vector {
+        let magic = Vector(repeating: 12_582_912)  // 1.5·2²³
+        var x = x.replacing(with: -110, where: x .< -110)
+        x = x.replacing(with: 100, where: x .> 100)
+        let t = multiplyAdd(x, Vector(repeating: 1.442_695_04), magic)
+        let n = t - magic
+        var r = multiplyAdd(n, Vector(repeating: -0.693_359_375), x)
+        r = multiplyAdd(n, Vector(repeating: 2.121_944_4e-4), r)
+        var p = multiplyAdd(Vector(repeating: 1.987_569_15e-4), r, Vector(repeating: 1.398_199_950_7e-3))
+        p = multiplyAdd(p, r, Vector(repeating: 8.333_451_907_3e-3))
+        p = multiplyAdd(p, r, Vector(repeating: 4.166_579_589_4e-2))
+        p = multiplyAdd(p, r, Vector(repeating: 1.666_666_545_9e-1))
+        p = multiplyAdd(p, r, Vector(repeating: 5.000_000_120_1e-1))
+        let y = multiplyAdd(p, r * r, r) + 1
+        let k = unsafeBitCast(t, to: SIMD8<Int32>.self) &- unsafeBitCast(magic, to: SIMD8<Int32>.self)
+        let half = k &>> 1
+        let scaleA = unsafeBitCast((half &+ 127) &<< 23, to: Vector.self)
+        let scaleB = unsafeBitCast((k &- half &+ 127) &<< 23, to: Vector.self)
+        return y * scaleA * scaleB
+    }
+}
+
+extension Double {
+    /// eˣ per lane. Within 2 ulp of the correctly rounded result on [−745, 709] (checked against
+    /// the system libm), exactly 0 below underflow and +∞ above overflow; NaN stays NaN.
+    ///
+    /// Cost: a degree-13 Taylor polynomial (its truncation error is below 10⁻¹⁷ on |r| ≤ ln2/2)
+    /// plus the range reduction, no table and no division.
+    @inlinable @inline(__always)
+    public static func exp(_ x: Vector) -> Vector {
+        let magic = Vector(repeating: 6_755_399_441_055_744)  // 1.5·2⁵²
+        var x = x.replacing(with: -760, where: x .< -760)
+        x = x.replacing(with: 720, where: x .> 720)
+        let t = multiplyAdd(x, Vector(repeating: 1.442_695_040_888_963_4), magic)
+        let n = t - magic
+        var r = multiplyAdd(n, Vector(repeating: -6.931_457_519_531_25e-1), x)
+        r = multiplyAdd(n, Vector(repeating: -1.428_606_820_309_417_232_12e-6), r)
+        // Horner on 1/k!, k = 13 … 0.
+        var p = Vector(repeating: 1.6059043836821613e-10)
+        p = multiplyAdd(p, r, Vector(repeating: 2.08767569878681e-09))
+        p = multiplyAdd(p, r, Vector(repeating: 2.505210838544172e-08))
+        p = multiplyAdd(p, r, Vector(repeating: 2.755731922398589e-07))
+        p = multiplyAdd(p, r, Vector(repeating: 2.7557319223985893e-06))
+        p = multiplyAdd(p, r, Vector(repeating: 2.48015873015873e-05))
+        p = multiplyAdd(p, r, Vector(repeating: 1.984126984126984e-04))
+        p = multiplyAdd(p, r, Vector(repeating: 1.388888888888889e-03))
+        p = multiplyAdd(p, r, Vector(repeating: 8.333333333333333e-03))
+        p = multiplyAdd(p, r, Vector(repeating: 4.1666666666666664e-02))
+        p = multiplyAdd(p, r, Vector(repeating: 1.6666666666666666e-01))
+        p = multiplyAdd(p, r, Vector(repeating: 0.5))
+        p = multiplyAdd(p, r, Vector(repeating: 1.0))
+        p = multiplyAdd(p, r, Vector(repeating: 1.0))
+        let k = unsafeBitCast(t, to: SIMD4<Int64>.self) &- unsafeBitCast(magic, to: SIMD4<Int64>.self)
+        let half = k &>> 1
+        let scaleA = unsafeBitCast((half &+ 1023) &<< 52, to: Vector.self)
+        let scaleB = unsafeBitCast((k &- half &+ 1023) &<< 52, to: Vector.self)
+        return p * scaleA * scaleB
+    }
+}
