@@ -10,7 +10,8 @@ struct KernelOutput<T: FulcrumFloat> {
     var rowLogSumExp: [T]
 }
 
-/// Runs the kernel on row-major `logits` (converted to T), in place or into a separate buffer.
+/// Runs the kernel on row-major `logits` (converted to T), in place or into a separate buffer (the
+/// latter also asks for the per-row losses and log-sum-exps).
 func runCrossEntropy<T: FulcrumFloat>(
     _: T.Type, logits: [Double], rows: Int, classes: Int, targets: [Int32], mask: [UInt8]? = nil,
     options: ReferenceOptions, inPlace: Bool = false, policy: NonFinitePolicy = .throwError, gradientScale: T = 1
@@ -25,9 +26,9 @@ func runCrossEntropy<T: FulcrumFloat>(
             try lse.withUnsafeMutableBufferPointer { lseOut in
                 try withOptionalMaskView(mask, rows: rows, columns: classes) { maskView in
                     if inPlace {
+                        // In place without the optional outputs, so that both paths are exercised.
                         return try x.withMutableView(rows: rows, columns: classes) {
-                            try kernel.lossAndGradient(inPlace: $0, targets: t, excludedClasses: maskView, gradientScale: gradientScale,
-                                                       rowLosses: losses, rowLogSumExp: lseOut)
+                            try kernel.lossAndGradient(inPlace: $0, targets: t, excludedClasses: maskView, gradientScale: gradientScale)
                         }
                     }
                     return try x.withView(rows: rows, columns: classes) { xv in
