@@ -1,0 +1,112 @@
+/// Stable least-significant-digit radix sort of 32-bit keys, parallel over fixed blocks.
+///
+/// Sorting 10⁷ scores with a comparison sort costs n·log₂n ≈ 2.3·10⁸ unpredictable branches;
+/// a radix sort moves each key three times (digits of 11, 11 and 10 bits) with no comparison at
+/// all, so ranking metrics (ROC AUC, average precision, equal-mass calibration bins) run at the
+/// speed of a few memory passes.
+///
+/// Each pass counts digits per block, turns the counts into per-block output offsets in
+/// (digit, block) order and scatters every block to its offsets. Blocks are fixed by the input
+/// size, never by the thread count, so the output is bitwise the same on 1 or 64 threads (the
+/// sort is stable, so the output is also unique). A pass whose digit is the same for every key is
+/// skipped after its count.
+///
+/// `Float` values map to order-preserving keys with `key(_:)`: the key order is the numeric
+/// order, with −0 and +0 the same key and −∞ < finite < +∞ (NaN has no place in it; callers
+/// reject NaN first).
+public enum RadixSort {
+    /// The order-preserving key of a non-NaN `Float`: `key(a) < key(b)` exactly when `a < b`,
+    /// and `key(-0.0) == key(+0.0)`.
+    @inlinable @inline(__always)
+    public static func key(_ x: Float) -> UInt32 {
+        let bits = (x + 0).bitPattern  // −0 + 0 = +0 in round-to-nearest
+        return bits & 0x8000_0000 != 0 ? ~bits : bits | 0x8000_0000
+    }
+
+    /// The `Float` whose key is `key` (the inverse of `key(_:)`; −0 comes back as +0).
+    @inlinable @inline(__always)
+    public static func value(ofKey key: UInt32) -> Float {
+        Float(bitPattern: key & 0x8000_0000 != 0 ? key & 0x7FFF_FFFF : ~key)
+    }
+
+    /// Sorts `keys` ascending in place. `scratch` must hold at least `keys.count` elements; its
+    /// contents are overwritten. Time O(n) (four reads and three writes of the array at most),
+    /// memory: none beyond `scratch`.
+    ///
+    /// - Throws: `FulcrumError.invalidBuffer` naming `scratch` when it is too small.
+    public static func sort(_ keys: UnsafeMutableBufferPointer<UInt32>, scratch: UnsafeMutableBufferPointer<UInt32>) throws {
+        try sortByHighBits(keys, scratch: scratch, keyShift: 0)
+    }
+
+    /// Sorts `items` ascending by their high 32 bits (the key), stably: items with equal keys keep
+    /// their input order, whatever the low 32 bits (a payload, such as a label or an index) hold.
+    /// `scratch` must hold at least `items.count` elements. Time O(n).
+    ///
+    /// - Throws: `FulcrumError.invalidBuffer` naming `scratch` when it is too small.
+    public static func sort(keyed items: UnsafeMutableBufferPointer<UInt64>, scratch: UnsafeMutableBufferPointer<UInt64>) throws {
+        try sortByHighBits(items, scratch: scratch, keyShift: 32)
+    }
+
+    /// Digit widths of the three passes over a 32-bit key.
+    static let digits: [(shift: Int, bits: Int)] = [(0, 11), (11, 11), (22, 10)]
+
+    /// Elements per block: fixed by `count` only, so that the result never depends on threads.
+    static func blockSize(_ count: Int) -> Int { max(1 << 16, (count + 63) / 64) }
+
+    static func sortByHighBits<E: FixedWidthInteger & UnsignedInteger>(
+        _ items: UnsafeMutableBufferPointer<E>, scratch: UnsafeMutableBufferPointer<E>, keyShift: Int
+    ) throws {
+        let n = items.count
+        guard scratch.count >= n else {
+            throw FulcrumError.invalidBuffer(argument: "scratch", reason: "holds \(scratch.count) elements, the sort needs \(n)")
+        }
+        guard n > 1 else { return }
+        let blockSize = blockSize(n)
+        let blocks = (n + blockSize - 1) / blockSize
+        let radix = 1 << 11
+        let offsets = UnsafeMutableBufferPointer<Int>.allocate(capacity: blocks * radix)
+        defer { offsets.deallocate() }
+        var source = items.baseAddress!
+        var destination = scratch.baseAddress!
+        for (digitShift, bits) in digits {
+            let shift = keyShift + digitShift
+            let mask = E((1 << bits) - 1)
+            let buckets = 1 << bits
+            let (src, table) = (source, offsets.baseAddress!)
+            Threads.forEachBlock(count: n, blockSize: blockSize) { block, range in
+                let counts = table + block * radix
+                counts.update(repeating: 0, count: buckets)
+                for i in range { counts[Int((src[i] >> shift) & mask)] += 1 }
+            }
+            // Exclusive prefix in (digit, block) order; a digit holding every key means the pass
+            // would not move anything.
+            var running = 0
+            var trivial = false
+            for d in 0..<buckets {
+                var digitTotal = 0
+                for b in 0..<blocks {
+                    let c = table[b * radix + d]
+                    table[b * radix + d] = running
+                    running += c
+                    digitTotal += c
+                }
+                if digitTotal == n { trivial = true }
+            }
+            if trivial { continue }
+            let dst = destination
+            Threads.forEachBlock(count: n, blockSize: blockSize) { block, range in
+                let next = table + block * radix
+                for i in range {
+                    let v = src[i]
+                    let d = Int((v >> shift) & mask)
+                    dst[next[d]] = v
+                    next[d] += 1
+                }
+            }
+            swap(&source, &destination)
+        }
+        if source != items.baseAddress! {
+            items.baseAddress!.update(from: source, count: n)
+        }
+    }
+}
