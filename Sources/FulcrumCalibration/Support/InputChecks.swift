@@ -46,22 +46,24 @@ func checkNoNaN(_ scores: UnsafeBufferPointer<Float>, argument: String = "scores
 public func probabilityRowTolerance(classes: Int) -> Double { 1e-3 * max(1, Double(classes) / 100) }
 
 /// Checks that a matrix holds probabilities: every entry finite and in [0, 1], every row summing
-/// to 1 within `probabilityRowTolerance(classes:)`. Rows are summed in Double.
-func checkProbabilityRows(_ p: MatrixView<Float>, argument: String = "probabilities") throws {
+/// to 1 within `probabilityRowTolerance(classes:)`. Rows are summed in Double. Errors name row
+/// `rowOffset + i` (for checks of a sub-view).
+func checkProbabilityRows(_ p: MatrixView<Float>, argument: String = "probabilities", rowOffset: Int = 0) throws {
     let tolerance = probabilityRowTolerance(classes: p.columns)
     for i in 0..<p.rows {
         let row = p.row(i)
+        let r = rowOffset + i
         var sum = 0.0
         for j in 0..<p.columns {
             let v = row[j]
-            guard v.isFinite else { throw FulcrumError.nonFiniteValue(argument: argument, row: i, column: j) }
+            guard v.isFinite else { throw FulcrumError.nonFiniteValue(argument: argument, row: r, column: j) }
             guard v >= 0, v <= 1 else {
-                throw FulcrumError.invalidParameter(argument: "\(argument)[\(i), \(j)]", value: "\(v)", requirement: "in [0, 1]")
+                throw FulcrumError.invalidParameter(argument: "\(argument)[\(r), \(j)]", value: "\(v)", requirement: "in [0, 1]")
             }
             sum += Double(v)
         }
         guard abs(sum - 1) <= tolerance else {
-            throw FulcrumError.invalidParameter(argument: "\(argument) row \(i)", value: "sum \(sum)", requirement: "sum to 1 within \(tolerance)")
+            throw FulcrumError.invalidParameter(argument: "\(argument) row \(r)", value: "sum \(sum)", requirement: "sum to 1 within \(tolerance)")
         }
     }
 }
