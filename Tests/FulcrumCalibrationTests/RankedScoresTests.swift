@@ -128,7 +128,33 @@ struct RankedScoresTests {
             let auc = try ranked.rocAUC()
             #expect(close(auc, expectedAUC, 1e-15))
             #expect(close(ranked.averagePrecision(), expectedAP, 1e-15))
+            // The one-call forms agree.
+            let fast = (try RankingMetrics.rocAUC(scores: s, labels: y), try RankingMetrics.averagePrecision(scores: s, labels: y))
+            #expect(close(fast.0, expectedAUC, 1e-15) && close(fast.1, expectedAP, 1e-15))
         }
+    }
+
+    @Test(arguments: [(5000, 30, 1), (20_000, 1_000_000, 2), (3000, 5, 3)] as [(Int, Int, UInt64)])
+    func rarePositivesMatchDefinitions(n: Int, levels: Int, seed: UInt64) throws {
+        // ~2% positives, as in the benchmark, with ties and extreme scores.
+        var g = TestGenerator(seed: seed)
+        var s: [Float] = [], y: [Int32] = []
+        for i in 0..<n {
+            let positive = g.unit() < 0.02 || i == 0
+            y.append(positive ? 1 : 0)
+            let level = Float(g.below(levels)) / Float(levels)
+            s.append(level + (positive ? 0.2 : 0))
+        }
+        // Extreme and signed scores: every radix digit varies.
+        s[1] = -.infinity; s[2] = .infinity; s[3] = -0.0; s[4] = 1e-30; s[5] = -1e30; y[4] = 1; y[5] = 1
+        let (auc, ap) = try with(s, y) { s, y, _ throws in
+            (try RankingMetrics.rocAUC(scores: s, labels: y), try RankingMetrics.averagePrecision(scores: s, labels: y))
+        }
+        let sorted = try with(s, y) { s, y, _ throws in try RankedScores(scores: s, labels: y) }
+        #expect(close(auc, Reference.pairAUROC(s, y)))
+        #expect(close(auc, try sorted.rocAUC()))
+        #expect(close(ap, Reference.averagePrecision(s, y)))
+        #expect(close(ap, sorted.averagePrecision()))
     }
 
     @Test func badInputThrows() throws {
@@ -144,6 +170,18 @@ struct RankedScoresTests {
         }
         try with([0.1, .nan, 0.3], [0, 1, 0]) { s, y, _ throws in
             #expect(throws: FulcrumError.nonFiniteValue(argument: "scores", row: 1, column: 0)) { try RankingMetrics.rocAUC(scores: s, labels: y) }
+        }
+        // A NaN or a bad label deep in a long input (found by the parallel validation pass).
+        var long = [Float](repeating: 0.5, count: 100_000), longLabels = [Int32](repeating: 0, count: 100_000)
+        longLabels[7] = 1
+        long[90_000] = .nan
+        try with(long, longLabels) { s, y, _ throws in
+            #expect(throws: FulcrumError.nonFiniteValue(argument: "scores", row: 90_000, column: 0)) { try RankingMetrics.rocAUC(scores: s, labels: y) }
+        }
+        long[90_000] = 0.5
+        longLabels[80_000] = -1
+        try with(long, longLabels) { s, y, _ throws in
+            #expect(throws: FulcrumError.indexOutOfRange(argument: "labels", position: 80_000, value: -1, validRange: "0..<2")) { try RankingMetrics.averagePrecision(scores: s, labels: y) }
         }
         try with([0.1, 0.2, 0.3], [0, 1, 2]) { s, y, _ throws in
             #expect(throws: FulcrumError.indexOutOfRange(argument: "labels", position: 2, value: 2, validRange: "0..<2")) { try RankingMetrics.rocAUC(scores: s, labels: y) }

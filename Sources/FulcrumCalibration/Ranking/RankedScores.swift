@@ -89,8 +89,8 @@ public struct RankedScores: Sendable {
             throw FulcrumError.indexOutOfRange(argument: "labels", position: i, value: Int(labels[i]), validRange: "0..<2")
         }
         let p = positivesPerBlock.reduce(0, +)
-        let positives = LargeBuffer<UInt32>(count: p)
-        let negatives = LargeBuffer<UInt32>(count: n - p)
+        var positives = LargeBuffer<UInt32>(count: p)
+        var negatives = LargeBuffer<UInt32>(count: n - p)
         // Pass 2: every block writes its keys at its offsets.
         do {
             do {
@@ -115,9 +115,13 @@ public struct RankedScores: Sendable {
                 }
             }
         }
-        try LargeBuffer<UInt32>(count: max(p, n - p)).withBuffer { scratch in
-            try RadixSort.sort(positives.buffer, scratch: scratch)
-            try RadixSort.sort(negatives.buffer, scratch: scratch)
+        // Sort each class; keep whichever buffer the last radix pass wrote.
+        for index in 0..<2 {
+            let keys = index == 0 ? positives : negatives
+            let scratch = LargeBuffer<UInt32>(count: keys.count)
+            if try RadixSort.sortedBuffer(keys.buffer, scratch: scratch.buffer).baseAddress != keys.pointer {
+                if index == 0 { positives = scratch } else { negatives = scratch }
+            }
         }
         return (.counted(positives: positives, negatives: negatives), Double(p), Double(n - p))
     }

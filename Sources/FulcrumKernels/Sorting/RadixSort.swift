@@ -1,3 +1,5 @@
+import CBLASShim
+
 /// Stable least-significant-digit radix sort of 32-bit keys, parallel over fixed blocks.
 ///
 /// Sorting 10⁷ scores with a comparison sort costs n·log₂n ≈ 2.3·10⁸ unpredictable branches;
@@ -35,7 +37,19 @@ public enum RadixSort {
     ///
     /// - Throws: `FulcrumError.invalidBuffer` naming `scratch` when it is too small.
     public static func sort(_ keys: UnsafeMutableBufferPointer<UInt32>, scratch: UnsafeMutableBufferPointer<UInt32>) throws {
-        try sortByHighBits(keys, scratch: scratch, keyShift: 0)
+        if try sortByHighBits(keys, scratch: scratch, keyShift: 0) {
+            keys.baseAddress!.update(from: scratch.baseAddress!, count: keys.count)
+        }
+    }
+
+    /// Sorts `keys` ascending and returns where the sorted keys are: `keys` itself or the first
+    /// `keys.count` elements of `scratch`, whichever the last pass wrote (the other buffer then
+    /// holds intermediate data). Saves the final copy of `sort(_:scratch:)` when the number of
+    /// passes is odd.
+    ///
+    /// - Throws: `FulcrumError.invalidBuffer` naming `scratch` when it is too small.
+    public static func sortedBuffer(_ keys: UnsafeMutableBufferPointer<UInt32>, scratch: UnsafeMutableBufferPointer<UInt32>) throws -> UnsafeMutableBufferPointer<UInt32> {
+        try sortByHighBits(keys, scratch: scratch, keyShift: 0) ? UnsafeMutableBufferPointer(rebasing: scratch[0..<keys.count]) : keys
     }
 
     /// Sorts `items` ascending by their high 32 bits (the key), stably: items with equal keys keep
@@ -44,27 +58,30 @@ public enum RadixSort {
     ///
     /// - Throws: `FulcrumError.invalidBuffer` naming `scratch` when it is too small.
     public static func sort(keyed items: UnsafeMutableBufferPointer<UInt64>, scratch: UnsafeMutableBufferPointer<UInt64>) throws {
-        try sortByHighBits(items, scratch: scratch, keyShift: 32)
+        if try sortByHighBits(items, scratch: scratch, keyShift: 32) {
+            items.baseAddress!.update(from: scratch.baseAddress!, count: items.count)
+        }
     }
 
     /// Digit widths: 11, 11 and 10 bits, three passes over a 32-bit key. Each pass writes into
     /// 2048 output streams through a per-block write-combining buffer of one cache line per
-    /// stream (128 KiB, L2-resident), so memory sees whole-line writes instead of 2048
-    /// interleaved scalar store streams.
+    /// stream (128 KiB, L2-resident), so memory sees whole-line (non-temporal) writes instead of
+    /// 2048 interleaved scalar store streams.
     static let digitBits = 11
     static let passes: [(shift: Int, bits: Int)] = [(0, 11), (11, 11), (22, 10)]
 
     /// Elements per block: fixed by `count` only, so that the result never depends on threads.
     static func blockSize(_ count: Int) -> Int { max(1 << 16, (count + 63) / 64) }
 
+    /// The sort; returns true when the sorted items ended in `scratch`.
     static func sortByHighBits<E: FixedWidthInteger & UnsignedInteger>(
         _ items: UnsafeMutableBufferPointer<E>, scratch: UnsafeMutableBufferPointer<E>, keyShift: Int
-    ) throws {
+    ) throws -> Bool {
         let n = items.count
         guard scratch.count >= n else {
             throw FulcrumError.invalidBuffer(argument: "scratch", reason: "holds \(scratch.count) elements, the sort needs \(n)")
         }
-        guard n > 1 else { return }
+        guard n > 1 else { return false }
         let blockSize = blockSize(n)
         let blocks = (n + blockSize - 1) / blockSize
         let radix = 1 << digitBits
@@ -99,9 +116,7 @@ public enum RadixSort {
             }
             swap(&source, &destination)
         }
-        if source != items.baseAddress! {
-            items.baseAddress!.update(from: source, count: n)
-        }
+        return source != items.baseAddress!
     }
 
     /// counts[d] = number of elements of `src[0..<count]` whose digit at `shift` is d.
@@ -133,37 +148,49 @@ public enum RadixSort {
     }
 
     /// Moves `src[0..<count]` to `dst[offsets[d]...]` by digit, stably, through one cache line
-    /// of buffer per digit.
+    /// of buffer per digit. The buffer line of digit d mirrors the destination cache line it will
+    /// fill: a line the block fills entirely is written with non-temporal stores (no read for
+    /// ownership); the partial first and last lines of each digit's run, which may share a cache
+    /// line with other runs, with ordinary stores.
     @inline(__always)
     static func scatter<E: FixedWidthInteger & UnsignedInteger>(
         _ src: UnsafePointer<E>, _ count: Int, shift: Int, bits: Int, offsets: UnsafeMutablePointer<Int>, into dst: UnsafeMutablePointer<E>
     ) {
         let radix = 1 << bits
         let line = 64 / MemoryLayout<E>.stride
-        let buffer = UnsafeMutablePointer<E>.allocate(capacity: radix * line)
-        let fill = UnsafeMutablePointer<Int>.allocate(capacity: radix)
-        defer { buffer.deallocate(); fill.deallocate() }
-        fill.update(repeating: 0, count: radix)
+        let raw = UnsafeMutableRawPointer.allocate(byteCount: radix * 64, alignment: 64)
+        let buffer = raw.bindMemory(to: E.self, capacity: radix * line)
+        let state = UnsafeMutablePointer<Int>.allocate(capacity: 3 * radix)  // slot, first valid slot, line start
+        defer { raw.deallocate(); state.deallocate() }
+        let (slot, first, lineStart) = (state, state + radix, state + 2 * radix)
+        for d in 0..<radix {
+            let position = offsets[d]
+            let misalignment = (Int(bitPattern: dst + position) & 63) / MemoryLayout<E>.stride
+            (slot[d], first[d], lineStart[d]) = (misalignment, misalignment, position - misalignment)
+        }
         let mask = E(radix - 1)
         for i in 0..<count {
             let v = src[i]
             let d = Int(truncatingIfNeeded: (v &>> shift) & mask)
-            let f = fill[d]
-            buffer[d &* line &+ f] = v
-            if f == line &- 1 {
-                let target = UnsafeMutableRawPointer(dst + offsets[d])
-                let lineStart = UnsafeRawPointer(buffer + d &* line)
-                target.storeBytes(of: lineStart.load(as: SIMD8<UInt32>.self), as: SIMD8<UInt32>.self)
-                (target + 32).storeBytes(of: (lineStart + 32).load(as: SIMD8<UInt32>.self), as: SIMD8<UInt32>.self)
-                offsets[d] &+= line
-                fill[d] = 0
+            let s = slot[d]
+            buffer[d &* line &+ s] = v
+            if s == line &- 1 {
+                let f = first[d]
+                if f == 0 {
+                    fulcrum_stream_line(dst + lineStart[d], buffer + d &* line)
+                } else {
+                    (dst + lineStart[d] + f).update(from: buffer + d &* line + f, count: line - f)
+                    first[d] = 0
+                }
+                lineStart[d] &+= line
+                slot[d] = 0
             } else {
-                fill[d] = f &+ 1
+                slot[d] = s &+ 1
             }
         }
-        for d in 0..<radix where fill[d] > 0 {
-            (dst + offsets[d]).update(from: buffer + d &* line, count: fill[d])
-            offsets[d] &+= fill[d]
+        for d in 0..<radix where slot[d] > first[d] {
+            (dst + lineStart[d] + first[d]).update(from: buffer + d &* line + first[d], count: slot[d] - first[d])
         }
+        fulcrum_store_fence()
     }
 }
