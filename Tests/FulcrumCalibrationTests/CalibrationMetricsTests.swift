@@ -100,6 +100,21 @@ struct CalibrationMetricsTests {
         }
     }
 
+    @Test func rowSummaryFindsTheFirstMaximum() {
+        // Rows wider than a vector, values from {0,…,3} so that maxima tie across lanes and tails.
+        var g = TestGenerator(seed: 15)
+        for width in [1, 7, 8, 9, 16, 37, 64] {
+            for _ in 0..<50 {
+                let row = (0..<width).map { _ in Float(g.below(4)) }
+                let summary = row.withUnsafeBufferPointer { RowSummary($0.baseAddress!, count: width) }
+                let maximum = row.max()!
+                #expect(summary.maximum == maximum && summary.minimum == row.min()!)
+                #expect(summary.argmax == row.firstIndex(of: maximum)!, "width \(width): \(row)")
+                #expect(summary.sum == row.reduce(0, +))
+            }
+        }
+    }
+
     @Test func badInputThrows() throws {
         try with(p, y) { p, y, _ throws in
             #expect(throws: FulcrumError.invalidParameter(argument: "bins", value: "0", requirement: ">= 1")) {

@@ -199,30 +199,34 @@ public enum CalibrationMetrics {
         }
     }
 
-    /// Equal-width top-label bin sums in one parallel pass over the rows.
+    /// Equal-width top-label bin sums in one parallel pass over the rows: each block of rows
+    /// accumulates its own (count, confidence, hits) per bin; blocks are combined in order.
     private static func topLabelEqualWidth(
         _ p: MatrixView<Float>, _ labels: UnsafeBufferPointer<Int32>, bins: Int, weights: UnsafeBufferPointer<Float>?
     ) throws -> BinSums {
-        let rowsPerBlock = max(1, (1 << 16) / max(1, p.columns))
+        let rowsPerBlock = max(1, (1 << 18) / max(1, p.columns))
         let blocks = (p.rows + rowsPerBlock - 1) / rowsPerBlock
-        var partial = [BinSums](repeating: BinSums(bins: bins), count: blocks)
+        var partial = [Double](repeating: 0, count: blocks * 3 * bins)
         var firstBad = [Int](repeating: Int.max, count: blocks)
         let tolerance = probabilityRowTolerance(classes: p.columns)
         partial.withUnsafeMutableBufferPointer { partial in
             firstBad.withUnsafeMutableBufferPointer { bad in
                 Threads.forEachBlock(count: p.rows, blockSize: rowsPerBlock) { block, range in
-                    var sums = BinSums(bins: bins)
+                    let (count, confidence, hits) = (partial.baseAddress! + block * 3 * bins,
+                                                     partial.baseAddress! + (block * 3 + 1) * bins,
+                                                     partial.baseAddress! + (block * 3 + 2) * bins)
                     for i in range {
                         let row = RowSummary(p.row(i), count: p.columns)
                         guard row.sum.isFinite, row.minimum >= 0, row.maximum <= 1, abs(Double(row.sum) - 1) <= tolerance else {
                             bad[block] = i
                             return
                         }
-                        let c = Double(row.maximum)
-                        sums.add(bin: BinSums.equalWidthBin(c, bins: bins), confidence: c,
-                                 hit: row.argmax == Int(labels[i]), weight: Double(weights?[i] ?? 1))
+                        let (c, w) = (Double(row.maximum), Double(weights?[i] ?? 1))
+                        let b = BinSums.equalWidthBin(c, bins: bins)
+                        count[b] += w
+                        confidence[b] += w * c
+                        if row.argmax == Int(labels[i]) { hits[b] += w }
                     }
-                    partial[block] = sums
                 }
             }
         }
@@ -231,7 +235,13 @@ public enum CalibrationMetrics {
             throw FulcrumError.invalidParameter(argument: "probabilities row \(i)", value: "out of range", requirement: "probabilities summing to 1")
         }
         var total = BinSums(bins: bins)
-        for sums in partial { total.merge(sums) }
+        for block in 0..<blocks {
+            for b in 0..<bins {
+                total.count[b] += partial[block * 3 * bins + b]
+                total.confidence[b] += partial[(block * 3 + 1) * bins + b]
+                total.hits[b] += partial[(block * 3 + 2) * bins + b]
+            }
+        }
         return total
     }
 }

@@ -85,14 +85,6 @@ struct BinSums {
         if hit { hits[bin] += weight }
     }
 
-    mutating func merge(_ other: BinSums) {
-        for b in count.indices {
-            count[b] += other.count[b]
-            confidence[b] += other.confidence[b]
-            hits[b] += other.hits[b]
-        }
-    }
-
     /// The report of equal-width bins.
     func equalWidthReport() -> CalibrationReport {
         let bins = count.count

@@ -13,8 +13,11 @@ import FulcrumKernels
 /// gradient gᵢⱼ = (pᵢⱼ − [j = yᵢ])/(n·T) gives, in one more pass over the rows (Double sums,
 /// fixed blocks), with s = 1/T:
 ///
-///     dNLL/ds  = (1/n)·Σᵢ (E_p[xᵢ] − x_{i,yᵢ})        = T·Σᵢⱼ gᵢⱼ·xᵢⱼ
-///     d²NLL/ds² = (1/n)·Σᵢ Var_p(xᵢ)   with E_p[xᵢ²] = n·T·Σⱼ gᵢⱼ·xᵢⱼ² + x_{i,yᵢ}²
+///     dNLL/ds  = (1/n)·Σᵢ (E_p[xᵢ] − x_{i,yᵢ})        = T·Σᵢⱼ gᵢⱼ·(xᵢⱼ − x_{i,yᵢ})
+///     d²NLL/ds² = (1/n)·Σᵢ Var_p(xᵢ),   Var_p(xᵢ) = n·T·Σⱼ gᵢⱼ·(xᵢⱼ − x_{i,yᵢ})² − (E_p[xᵢ] − x_{i,yᵢ})²
+///
+/// (moments about the target logit, which keeps the variance free of the cancellation of
+/// E[x²] − E[x]²; per-row sums in Float SIMD lanes, rows summed in Double)
 ///
 /// and dNLL/dt = −s·dNLL/ds, d²NLL/dt² = s²·d²NLL/ds² + s·dNLL/ds. NLL is convex in s, so
 /// Newton converges in a handful of iterations from T = 1; it stops when a step changes log T by
@@ -119,17 +122,9 @@ struct TemperatureObjective {
             Threads.forEachBlock(count: n, blockSize: rowsPerBlock) { block, range in
                 var (first, variance) = (0.0, 0.0)
                 for i in range {
-                    let (x, gi, y) = (logits.row(i), g.row(i), Int(labels[i]))
-                    var (a, b) = (0.0, 0.0)
-                    for j in 0..<c {
-                        let xj = Double(x[j]), gj = Double(gi[j])
-                        a += gj * xj
-                        b += gj * xj * xj
-                    }
-                    let target = Double(x[y])
-                    let mean = scale * a + target
+                    let (a, c2) = shiftedMoments(logits.row(i), g.row(i), count: c, target: logits.row(i)[Int(labels[i])])
                     first += a
-                    variance += max(0, scale * b + target * target - mean * mean)
+                    variance += max(0, scale * c2 - (scale * a) * (scale * a))
                 }
                 partial[block] = (first, variance)
             }
@@ -140,4 +135,27 @@ struct TemperatureObjective {
         let dss = sumVariance / Double(n)
         return Point(value: Double(result.loss), slope: -s * ds, curvature: s * s * dss + s * ds)
     }
+}
+
+/// Σⱼ gⱼ·(xⱼ − t) and Σⱼ gⱼ·(xⱼ − t)² of one row, eight lanes at a time.
+@inline(__always)
+func shiftedMoments(_ x: UnsafePointer<Float>, _ g: UnsafePointer<Float>, count: Int, target t: Float) -> (Double, Double) {
+    var (a, b) = (SIMD8<Float>(repeating: 0), SIMD8<Float>(repeating: 0))
+    let shift = SIMD8<Float>(repeating: t)
+    var j = 0
+    while j + 8 <= count {
+        let d = UnsafeRawPointer(x + j).loadUnaligned(as: SIMD8<Float>.self) - shift
+        let gd = UnsafeRawPointer(g + j).loadUnaligned(as: SIMD8<Float>.self) * d
+        a += gd
+        b += gd * d
+        j += 8
+    }
+    var (first, second) = (Double(a.sum()), Double(b.sum()))
+    while j < count {
+        let d = Double(x[j] - t), gd = Double(g[j]) * d
+        first += gd
+        second += gd * d
+        j += 1
+    }
+    return (first, second)
 }
