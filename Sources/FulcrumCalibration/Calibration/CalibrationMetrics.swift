@@ -250,9 +250,11 @@ public enum CalibrationMetrics {
 public struct ClasswiseCalibrationReport: Sendable, Equatable {
     /// The reliability report of each class's probability column.
     public var perClass: [CalibrationReport]
-    /// Means over classes of ECE (the class-wise ECE), MCE and RMSCE.
+    /// Mean over classes of the ECE: the class-wise ECE.
     public var expectedCalibrationError: Double
+    /// Mean over classes of the MCE.
     public var maximumCalibrationError: Double
+    /// Mean over classes of the RMSCE.
     public var rootMeanSquareCalibrationError: Double
 
     init(perClass: [CalibrationReport]) {

@@ -2,9 +2,11 @@ import FulcrumKernels
 
 /// One bin of a reliability diagram.
 public struct ReliabilityBin: Sendable, Equatable {
-    /// Confidence range of the bin: `[lower, upper)`, the last equal-width bin closed at 1; for
-    /// equal-mass bins the smallest and largest confidence the bin holds.
+    /// Lower end of the bin's confidence range: b/B for equal-width bins, the smallest
+    /// confidence the bin holds for equal-mass bins.
     public var lower: Double
+    /// Upper end: (b+1)/B for equal-width bins (exclusive, but 1 belongs to the last bin), the
+    /// largest confidence the bin holds for equal-mass bins.
     public var upper: Double
     /// Number (or total weight) of samples in the bin.
     public var count: Double

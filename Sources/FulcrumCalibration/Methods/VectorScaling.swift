@@ -9,8 +9,9 @@ import FulcrumKernels
 /// G = dNLL/dz, and reduces dNLL/dwⱼ = Σᵢ Gᵢⱼ·xᵢⱼ and dNLL/dbⱼ = Σᵢ Gᵢⱼ over fixed row blocks in
 /// Double (deterministic). Cost per evaluation O(n·C).
 public struct VectorScaling: Sendable {
-    /// Per-class scales w and biases b.
+    /// Per-class scales w.
     public let scales: [Double]
+    /// Per-class biases b (defined up to a common shift: softmax ignores it).
     public let biases: [Double]
     /// NLL at the fitted parameters (the kernel's Float loss).
     public let negativeLogLikelihood: Double

@@ -22,8 +22,9 @@ import FulcrumKernels
 /// Scoring runs in Float (GEMMs in `BLAS.gemm`); the relative error of a distance is about
 /// 10⁻⁶·cond(L)·(‖z‖² + ‖m_c‖²)/‖z − m_c‖², fine for ranking samples by M(x).
 public struct MahalanobisDetector: Sendable {
-    /// Number of classes C and feature dimension d.
+    /// Number of classes C.
     public let classCount: Int
+    /// Feature dimension d.
     public let featureCount: Int
     /// Class means, row-major C×d.
     public let means: [Double]

@@ -23,8 +23,9 @@ public struct RankedScores: Sendable {
     }
 
     let storage: Storage
-    /// Number (or total weight) of positives and of negatives, as Double.
+    /// Number (or total weight) of positives, as Double.
     public let positiveTotal: Double
+    /// Number (or total weight) of negatives, as Double.
     public let negativeTotal: Double
     /// Number of samples.
     public let count: Int

@@ -6,19 +6,21 @@ public struct SubgroupRanking: Sendable, Equatable {
     public var group: Int
     /// Samples in the group.
     public var count: Int
-    /// Number (or total weight) of positives and negatives in the group.
+    /// Number (or total weight) of positives in the group.
     public var positives: Double
+    /// Number (or total weight) of negatives in the group.
     public var negatives: Double
-    /// ROC AUC and average precision within the group; `nil` when the group lacks a class (or
-    /// is empty), where neither is defined.
+    /// ROC AUC within the group; `nil` when the group lacks a class (or is empty).
     public var rocAUC: Double?
+    /// Average precision within the group; `nil` when the group lacks a class (or is empty).
     public var averagePrecision: Double?
 }
 
 /// ROC AUC and average precision overall and per subpopulation.
 public struct SubgroupRankingReport: Sendable, Equatable {
-    /// Over all samples.
+    /// ROC AUC over all samples.
     public var rocAUC: Double
+    /// Average precision over all samples.
     public var averagePrecision: Double
     /// One entry per group id `0..<groupCount`.
     public var groups: [SubgroupRanking]
