@@ -185,7 +185,7 @@ struct CalibrationMetricsTests {
     }
 }
 
-@Suite("Calibration determinism", .serialized)
+@Suite("Calibration and temperature determinism", .serialized)
 struct CalibrationDeterminismTests {
     @Test func sameBitsOnOneAndTwoThreads() throws {
         let (n, c) = (30_000, 10)
@@ -197,6 +197,20 @@ struct CalibrationDeterminismTests {
             try Threads.setCount(threads)
             let r = try withMatrix(p, rows: n, columns: c) { m in try y.withUnsafeBufferPointer { try CalibrationMetrics.calibrationError(probabilities: m, labels: $0) } }
             results.append(r.expectedCalibrationError.bitPattern)
+        }
+        #expect(results[0] == results[1])
+    }
+
+    @Test func temperatureSameBitsOnOneAndTwoThreads() throws {
+        let (n, c) = (20_000, 16)
+        let (x, y) = ScalingTests.synthetic(n, c, seed: 4) { _, u in 1.3 * u }
+        let saved = Threads.count
+        defer { try? Threads.setCount(saved) }
+        var results: [UInt64] = []
+        for threads in [1, 2] {
+            try Threads.setCount(threads)
+            let fit = try withMatrix(x, rows: n, columns: c) { m in try y.withUnsafeBufferPointer { try TemperatureScaling(logits: m, labels: $0) } }
+            results.append(fit.temperature.bitPattern)
         }
         #expect(results[0] == results[1])
     }

@@ -107,6 +107,9 @@ struct ConfidenceSamples {
     /// Equal-mass report: radix-sort by confidence (stable), split by count.
     func equalMassReport(bins: Int) throws -> CalibrationReport {
         let n = confidences.count
+        guard n <= Int(UInt32.max) else {
+            throw FulcrumError.invalidBuffer(argument: "probabilities", reason: "equal-mass bins index at most 2^32 - 1 samples, got \(n)")
+        }
         let items = LargeBuffer<UInt64>(count: n)
         for i in 0..<n {
             // Payload: the sample index, so that ties keep input order (stable sort).
