@@ -1,19 +1,13 @@
 import FulcrumKernels
 @testable import FulcrumCalibration
 
-/// SplitMix64: deterministic test data.
-struct TestGenerator: RandomNumberGenerator {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
+/// Deterministic test data: the package's SplitMix64 with the two draws the tests use.
+typealias TestGenerator = SplitMix64
+
+extension SplitMix64 {
     /// Uniform in [0, 1).
     mutating func unit() -> Double { Double(next() >> 11) * 0x1p-53 }
+    /// Uniform in 0..<bound (modulo draw: the tiny bias does not matter for test data).
     mutating func below(_ bound: Int) -> Int { Int(next() % UInt64(bound)) }
 }
 

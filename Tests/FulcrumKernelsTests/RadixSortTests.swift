@@ -3,18 +3,6 @@ import Testing
 
 @Suite("RadixSort", .serialized)
 struct RadixSortTests {
-    /// SplitMix64, so the tests need no other module.
-    struct Generator: RandomNumberGenerator {
-        var state: UInt64
-        mutating func next() -> UInt64 {
-            state &+= 0x9E37_79B9_7F4A_7C15
-            var z = state
-            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-            return z ^ (z >> 31)
-        }
-    }
-
     @Test func keysPreserveFloatOrder() {
         let values: [Float] = [-.infinity, -Float.greatestFiniteMagnitude, -1, -Float.leastNonzeroMagnitude,
                                0, Float.leastNonzeroMagnitude, 1e-30, 0.5, 1, Float.greatestFiniteMagnitude, .infinity]
@@ -26,7 +14,7 @@ struct RadixSortTests {
     }
 
     @Test func sortsKeysLikeTheStandardLibrary() throws {
-        var g = Generator(state: 1)
+        var g = SplitMix64(seed: 1)
         for n in [0, 1, 2, 100, 70_000, 300_001] {
             var keys = (0..<n).map { _ in RadixSort.key(Float(Double(g.next() % 2001) / 1000 - 1) * (g.next() % 7 == 0 ? 1e20 : 1)) }
             let expected = keys.sorted()
@@ -39,7 +27,7 @@ struct RadixSortTests {
     }
 
     @Test func keyedSortIsStableAndThreadIndependent() throws {
-        var g = Generator(state: 2)
+        var g = SplitMix64(seed: 2)
         let n = 200_000
         let input = (0..<n).map { i in UInt64(g.next() % 1000) << 32 | UInt64(i) }
         // Stable: equal keys keep their input order, so sorting (key, index) pairs gives them.
