@@ -14,7 +14,7 @@ struct GatingBackwardTests {
         let bias = testCase.withBias ? (0..<experts).map { _ in Float(random.uniform(-0.5, 0.5)) } : nil
         let forward = try route(logits, c, bias: bias, offsets: offsets)
         let g = try Matrix<Float>(rows: n, columns: c.topK, elements: (0..<(n * c.topK)).map { _ in Float(random.uniform(-1, 1)) })
-        let coefficients = try Matrix<Float>(rows: 3, columns: experts, elements: (0..<(3 * experts)).map { _ in Float(random.uniform(-2, 2)) })
+        let coefficients = try Matrix<Double>(rows: 3, columns: experts, elements: (0..<(3 * experts)).map { _ in random.uniform(-2, 2) })
         let gamma: Float = 0.03
         var gradient = try Matrix<Float>(rows: n, columns: experts, repeating: .nan)
         try logits.withView { x in try forward.indices.withView { idx in try g.withView { gv in try coefficients.withView { cv in
@@ -30,7 +30,7 @@ struct GatingBackwardTests {
             let x = (0..<experts).map { Double(logits[t, $0]) }
             let fd = GatingReference.rowGradient(
                 x, c, indices: (0..<c.topK).map { forward.indices[t, $0] }, g: (0..<c.topK).map { Double(g[t, $0]) },
-                coefficients: (0..<experts).map { Double(coefficients[sequence, $0]) }, gamma: Double(gamma))
+                coefficients: (0..<experts).map { coefficients[sequence, $0] }, gamma: Double(gamma))
             for j in 0..<experts {
                 #expect(close(Double(gradient[t, j]), fd[j], abs: 2e-5, rel: 1e-4), "row \(t) column \(j): \(gradient[t, j]) vs \(fd[j])")
             }

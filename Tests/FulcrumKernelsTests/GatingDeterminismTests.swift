@@ -6,8 +6,8 @@ struct GatingDeterminismTests {
     /// Bit patterns of every output of a forward and backward pass.
     static func run(_ c: GatingConfiguration, _ logits: Matrix<Float>, offsets: [Int], bias: [Float]) throws -> [UInt64] {
         let forward = try route(logits, c, bias: bias, offsets: offsets)
-        let coefficients = try Matrix<Float>(rows: offsets.count - 1, columns: c.totalExpertCount,
-                                             elements: (0..<((offsets.count - 1) * c.totalExpertCount)).map { Float($0 % 7) * 0.1 })
+        let coefficients = try Matrix<Double>(rows: offsets.count - 1, columns: c.totalExpertCount,
+                                              elements: (0..<((offsets.count - 1) * c.totalExpertCount)).map { Double($0 % 7) * 0.1 })
         let g = try Matrix<Float>(rows: logits.rows, columns: c.topK, elements: (0..<(logits.rows * c.topK)).map { Float($0 % 5) - 2 })
         var gradient = try Matrix<Float>(rows: logits.rows, columns: c.totalExpertCount, repeating: 0)
         try logits.withView { x in try forward.indices.withView { idx in try g.withView { gv in try coefficients.withView { cv in

@@ -89,7 +89,7 @@ struct GatingErrorTests {
         badIndices[2, 1] = 8
         var logits = Self.logits
         logits[3, 4] = .nan
-        func run(_ x: Matrix<Float>, _ idx: Matrix<Int32>, coefficients: Matrix<Float>? = nil, gamma: Float = 0) throws {
+        func run(_ x: Matrix<Float>, _ idx: Matrix<Int32>, coefficients: Matrix<Double>? = nil, gamma: Float = 0) throws {
             var out = try Matrix<Float>(rows: 4, columns: 8, repeating: 0)
             try x.withView { xv in try idx.withView { iv in try forward.logSumExp.withUnsafeBufferPointer { lse in
                 try out.withMutableView { ov in
@@ -112,7 +112,7 @@ struct GatingErrorTests {
         #expect(throws: FulcrumError.shapeMismatch(argument: "balanceCoefficients", expected: "1x8", actual: "2x8")) {
             try run(Self.logits, forward.indices, coefficients: try Matrix(rows: 2, columns: 8, repeating: 0))
         }
-        var nanCoefficients = try Matrix<Float>(rows: 1, columns: 8, repeating: 0)
+        var nanCoefficients = try Matrix<Double>(rows: 1, columns: 8, repeating: 0)
         nanCoefficients[0, 6] = .infinity
         #expect(throws: FulcrumError.nonFiniteValue(argument: "balanceCoefficients", row: 0, column: 6)) {
             try run(Self.logits, forward.indices, coefficients: nanCoefficients)

@@ -25,7 +25,9 @@ extension Gating {
     ///   - logits: the N×E′ logits of the forward pass.
     ///   - indices: its N×k routing map; `logSumExp`: its N row log-sum-exps.
     ///   - weightGradients: N×k ∂L/∂w, or nil for none. NaN or ±∞ there propagate to that row.
-    ///   - balanceCoefficients: S×E′ finite coefficients c, or nil for none.
+    ///   - balanceCoefficients: S×E′ finite coefficients c, or nil for none. Double, because the
+///     balance gradient pⱼ(cⱼ − Σcp) subtracts nearly equal numbers: it is formed in Double and
+///     rounded to Float once.
     ///   - sequenceOffsets: the sequences the rows of `balanceCoefficients` refer to (nil: one).
     ///   - zLossCoefficient: γ, finite.
     ///   - logitGradients: N×E′ output; may not alias `logits`.
@@ -37,7 +39,7 @@ extension Gating {
     public static func backward(
         logits: MatrixView<Float>, configuration: GatingConfiguration,
         indices: MatrixView<Int32>, logSumExp: UnsafeBufferPointer<Float>,
-        weightGradients: MatrixView<Float>?, balanceCoefficients: MatrixView<Float>?,
+        weightGradients: MatrixView<Float>?, balanceCoefficients: MatrixView<Double>?,
         sequenceOffsets: [Int]? = nil, zLossCoefficient: Float = 0,
         into logitGradients: MutableMatrixView<Float>
     ) throws {

@@ -32,11 +32,11 @@ struct GatingBackwardRow {
     }
 
     /// The S×E′ coefficients copied into zero-padded rows of whole vectors, after checking them.
-    static func paddedCoefficients(_ c: MatrixView<Float>?, sequences: Int, experts: Int) throws -> UnsafeMutablePointer<Float>? {
+    static func paddedCoefficients(_ c: MatrixView<Double>?, sequences: Int, experts: Int) throws -> UnsafeMutablePointer<Double>? {
         guard let c else { return nil }
         try checkShape(c, rows: sequences, columns: experts, argument: "balanceCoefficients")
         let stride = (experts + 7) & ~7
-        let copy = UnsafeMutablePointer<Float>.allocate(capacity: max(1, sequences * stride))
+        let copy = UnsafeMutablePointer<Double>.allocate(capacity: max(1, sequences * stride))
         copy.initialize(repeating: 0, count: max(1, sequences * stride))
         for s in 0..<sequences {
             for e in 0..<experts {
@@ -54,57 +54,63 @@ struct GatingBackwardRow {
     @inline(__always)
     func differentiate(
         _ x: UnsafePointer<Float>, lse: Float, indices: UnsafePointer<Int32>, weightGradients: UnsafePointer<Float>?,
-        coefficients: UnsafePointer<Float>?, into out: UnsafeMutablePointer<Float>
+        coefficients: UnsafePointer<Double>?, into out: UnsafeMutablePointer<Float>
     ) -> Bool {
         let sigmoid = configuration.scoreFunction == .sigmoid
-        // Pass 1: pⱼ, σⱼ, and the sums the balance term needs.
+        // Pass 1: pⱼ, σⱼ, and the sums the balance term needs (dot products in Double: the
+        // balance gradient is a difference cⱼ − Σcp of nearly equal numbers).
         let shift = SIMD8<Float>(repeating: lse)
-        var check = SIMD8<Float>(), dotP = SIMD8<Float>(), sumSigma = SIMD8<Float>(), dotSigma = SIMD8<Float>()
+        var check = SIMD8<Float>(), sumSigma = SIMD8<Float>()
+        var dotP = SIMD4<Double>(), dotSigma = SIMD4<Double>()
         var j = 0
         while j < paddedExperts {
-            let v = j + 8 <= experts ? x.loadVector(at: j) : x.loadVector(at: j, count: experts - j, padding: -.infinity)
-            if j + 8 <= experts { check += v * 0 } else { check += x.loadVector(at: j, count: experts - j, padding: 0) * 0 }
+            let full = j + 8 <= experts
+            let v = full ? x.loadVector(at: j) : x.loadVector(at: j, count: experts - j, padding: -.infinity)
+            check += (full ? v : x.loadVector(at: j, count: experts - j, padding: 0)) * 0
             let p = Float.exp(v - shift)
             probabilities.storeVector(p, at: j)
-            let c = coefficients.map { $0.loadVector(at: j) } ?? SIMD8()
-            dotP = Float.multiplyAdd(c, p, dotP)
+            if let coefficients { dotP += dotDoubles(p, coefficients, j) }
             if sigmoid {
                 let s = 1 / (1 + Float.exp(-v))
                 sigmoids.storeVector(s, at: j)
                 sumSigma += s
-                dotSigma = Float.multiplyAdd(c, s, dotSigma)
+                if let coefficients { dotSigma += dotDoubles(s, coefficients, j) }
             }
             j += 8
         }
         guard check.sum() == 0 else { return false }
 
-        // Pass 2: the dense part, pⱼ·(cⱼ + a) for softmax, plus the sigmoid balance term.
+        // Pass 2: the dense part. Softmax: pⱼ·(cⱼ + a) with a = 2γ·lse − Σcp (− λ·Σₐgₐp_{eₐ} for
+        // unnormalised pre-softmax weights); sigmoid: qⱼ(1 − σⱼ)(cⱼ − Σcq) + 2γ·lse·pⱼ.
         let twoGammaL = 2 * zLoss * lse
         let k = configuration.topK
         let lambda = configuration.scalingFactor
         gatherSelection(indices, weightGradients)
-        var offset = twoGammaL
-        if !sigmoid && coefficients != nil { offset -= dotP.sum() }
-        let unnormalizedSoftmax = !sigmoid && !configuration.weightsAreSelectedSoftmax
-        if unnormalizedSoftmax {
-            var pg: Float = 0
-            for a in 0..<k { pg += upstream[a] * probabilities[Int(chosen[a])] }
-            offset -= lambda * pg
-        }
         let sigmaSum = sumSigma.sum()
         let fallback = sigmaSum < sigmoidSumFloor
-        let balanceMean = fallback ? dotP.sum() : dotSigma.sum() / sigmaSum
+        var offset: Double
+        if sigmoid {
+            offset = -(fallback ? dotP.sum() : dotSigma.sum() / Double(sigmaSum))
+        } else {
+            offset = Double(twoGammaL) - dotP.sum()
+            if !configuration.weightsAreSelectedSoftmax {
+                var pg: Float = 0
+                for a in 0..<k { pg += upstream[a] * probabilities[Int(chosen[a])] }
+                offset -= Double(lambda * pg)
+            }
+        }
+        let uniformOffset = SIMD8<Float>(repeating: Float(offset))
         j = 0
         while j < paddedExperts {
             let p = UnsafePointer(probabilities).loadVector(at: j)
-            let c = coefficients.map { $0.loadVector(at: j) } ?? SIMD8()
+            let centered = coefficients.map { shiftedFloats($0, j, offset) } ?? uniformOffset
             var g: SIMD8<Float>
             if sigmoid {
                 let s = UnsafePointer(sigmoids).loadVector(at: j)
                 let q = fallback ? p : s * (1 / sigmaSum)
-                g = Float.multiplyAdd(q * (1 - s), c - balanceMean, p * twoGammaL)
+                g = Float.multiplyAdd(q * (1 - s), coefficients == nil ? SIMD8() : centered, p * twoGammaL)
             } else {
-                g = p * (c + offset)
+                g = p * centered
             }
             if j + 8 <= experts { out.storeVector(g, at: j) } else { out.storeVector(g, at: j, count: experts - j) }
             j += 8
@@ -143,4 +149,22 @@ struct GatingBackwardRow {
             upstream[a] = raw < 0 ? 0 : weightGradients?[a] ?? 0
         }
     }
+}
+
+/// Σ over 8 lanes of Double(v[l])·c[j + l], as 4 partial sums.
+@inline(__always)
+private func dotDoubles(_ v: SIMD8<Float>, _ c: UnsafePointer<Double>, _ j: Int) -> SIMD4<Double> {
+    let raw = UnsafeRawPointer(c + j)
+    let low = raw.loadUnaligned(as: SIMD4<Double>.self) * SIMD4<Double>(v.lowHalf)
+    return low + raw.loadUnaligned(fromByteOffset: 32, as: SIMD4<Double>.self) * SIMD4<Double>(v.highHalf)
+}
+
+/// Float(c[j + l] + offset) for 8 lanes: the sum in Double, one rounding to Float.
+@inline(__always)
+private func shiftedFloats(_ c: UnsafePointer<Double>, _ j: Int, _ offset: Double) -> SIMD8<Float> {
+    let raw = UnsafeRawPointer(c + j)
+    let shift = SIMD4<Double>(repeating: offset)
+    let low = SIMD4<Float>(raw.loadUnaligned(as: SIMD4<Double>.self) + shift)
+    let high = SIMD4<Float>(raw.loadUnaligned(fromByteOffset: 32, as: SIMD4<Double>.self) + shift)
+    return SIMD8(lowHalf: low, highHalf: high)
 }
