@@ -42,9 +42,23 @@ public struct LoadBalancingLoss: Sendable {
     ///   shape; `emptyReduction` for a batch without tokens.
     public func microBatch(_ routing: GatingResult) throws -> BalanceLoss {
         try check(routing)
-        let tokens = routing.tokenCount
-        let f = loads(counts: routing.totalExpertCounts, tokens: Int64(tokens))
-        return try term(loads: f, scoreSums: routing.totalScoreSums, scoreTokens: tokens, sequences: routing.expertCounts.rows)
+        return try microBatch(counts: routing.totalExpertCounts, scoreSums: routing.totalScoreSums,
+                              tokenCount: routing.tokenCount, sequences: routing.expertCounts.rows)
+    }
+
+    /// LBL from raw statistics of one micro-batch, for callers that route into their own
+    /// buffers with `Gating.forward(…into:)`: E′ `counts` and `scoreSums` summed over the
+    /// micro-batch's `tokenCount` tokens; `sequences` rows of coefficients are returned.
+    ///
+    /// - Throws: `shapeMismatch` for arrays that are not E′ long, `emptyReduction` for no tokens.
+    public func microBatch(counts: [Int64], scoreSums: [Double], tokenCount: Int, sequences: Int = 1) throws -> BalanceLoss {
+        let experts = configuration.totalExpertCount
+        guard counts.count == experts else { throw FulcrumError.shapeMismatch(argument: "counts", expected: "\(experts)", actual: "\(counts.count)") }
+        guard scoreSums.count == experts else {
+            throw FulcrumError.shapeMismatch(argument: "scoreSums", expected: "\(experts)", actual: "\(scoreSums.count)")
+        }
+        let f = loads(counts: counts, tokens: Int64(tokenCount))
+        return try term(loads: f, scoreSums: scoreSums, scoreTokens: tokenCount, sequences: sequences)
     }
 
     /// The mean over the routing's sequences of each sequence's own LBL (the strict variant).

@@ -10,6 +10,11 @@ public enum RouterZLoss {
     /// Accumulated in Double. - Throws: `invalidParameter` for β not finite and ≥ 0,
     /// `emptyReduction` for N = 0, `nonFiniteValue` for a non-finite lse.
     public static func evaluate(logSumExp: [Float], coefficient beta: Double) throws -> (value: Double, gradientCoefficient: Float) {
+        try logSumExp.withUnsafeBufferPointer { try evaluate(logSumExp: $0, coefficient: beta) }
+    }
+
+    /// `evaluate(logSumExp:coefficient:)` over caller memory.
+    public static func evaluate(logSumExp: UnsafeBufferPointer<Float>, coefficient beta: Double) throws -> (value: Double, gradientCoefficient: Float) {
         guard beta.isFinite, beta >= 0 else {
             throw FulcrumError.invalidParameter(argument: "coefficient", value: "\(beta)", requirement: "finite and >= 0")
         }

@@ -76,7 +76,7 @@ struct GatingBackwardRow {
                 sumSigma += s
                 if let coefficients { dotSigma += dotDoubles(s, coefficients, j) }
             }
-            j += 8
+            j &+= 8
         }
         guard check.sum() == 0 else { return false }
 
@@ -113,7 +113,7 @@ struct GatingBackwardRow {
                 g = p * centered
             }
             if j + 8 <= experts { out.storeVector(g, at: j) } else { out.storeVector(g, at: j, count: experts - j) }
-            j += 8
+            j &+= 8
         }
 
         // The selected experts.

@@ -8,7 +8,8 @@ struct GatingRowRouter {
     let paddedExperts: Int
     /// Bias padded with zeros to `paddedExperts`, or nil.
     let bias: UnsafePointer<Float>?
-    /// Softmax probabilities, or sigmoid values, of the current row.
+    /// The current row's e^{x−m} (softmax, top-k of the logits), softmax probabilities (softmax,
+    /// `preSoftmax`) or sigmoid values.
     let scores: UnsafeMutablePointer<Float>
     /// Selection keys when they differ from both the logits and `scores` (a bias is present).
     let keys: UnsafeMutablePointer<Float>
@@ -23,13 +24,13 @@ struct GatingRowRouter {
         scores = .allocate(capacity: paddedExperts)
         keys = .allocate(capacity: paddedExperts)
         let k = configuration.topK
-        selector = TopKSelector(capacity: k, index: .allocate(capacity: k), key: .allocate(capacity: k))
+        selector = TopKSelector(capacity: k)
         groups = configuration.groupCount > 1 ? GroupLimitedSelection(configuration) : nil
     }
 
     func deallocate() {
         scores.deallocate(); keys.deallocate()
-        selector.index.deallocate(); selector.key.deallocate()
+        selector.deallocate()
         groups?.deallocate()
     }
 
@@ -48,11 +49,11 @@ struct GatingRowRouter {
         _ x: UnsafePointer<Float>, indices: UnsafeMutablePointer<Int32>, weights: UnsafeMutablePointer<Float>,
         counts: UnsafeMutablePointer<Int64>, sums: UnsafeMutablePointer<Double>
     ) -> RowResult {
-        let (m, finite) = rowMax(x)
+        let (m, laneMaxima, finite) = rowMax(x)
         guard finite else { return RowResult(max: 0, sum: 1, realExperts: 0, finite: false) }
         let s = exponentials(x, m)
         accumulateScores(x, rowSum: s, into: sums)
-        select(x)
+        select(x, logitLaneMaxima: laneMaxima)
         writeWeights(x, indices: indices, weights: weights)
         var real: Int32 = 0
         for a in 0..<configuration.topK {
@@ -63,24 +64,26 @@ struct GatingRowRouter {
         return RowResult(max: m, sum: s, realExperts: real, finite: true)
     }
 
-    /// max xⱼ, and whether every xⱼ is finite (x·0 is 0 for finite x, NaN otherwise).
+    /// max xⱼ, the lane-wise maxima over the whole vectors of x (distinct elements, for the
+    /// top-k bound), and whether every xⱼ is finite (x·0 is 0 for finite x, NaN otherwise).
     @inline(__always)
-    private func rowMax(_ x: UnsafePointer<Float>) -> (Float, Bool) {
-        var best = SIMD8<Float>(repeating: -.infinity)
+    private func rowMax(_ x: UnsafePointer<Float>) -> (Float, SIMD8<Float>, Bool) {
+        var lanes = SIMD8<Float>(repeating: -.infinity)
         var check = SIMD8<Float>()
         var j = 0
-        while j + 8 <= experts {
+        while j &+ 8 <= experts {
             let v = x.loadVector(at: j)
-            best = best.replacing(with: v, where: v .> best)
+            lanes = lanes.replacing(with: v, where: v .> lanes)
             check += v * 0
-            j += 8
+            j &+= 8
         }
+        var best = lanes
         if j < experts {
             let v = x.loadVector(at: j, count: experts - j, padding: x[j])
             best = best.replacing(with: v, where: v .> best)
             check += v * 0
         }
-        return (best.max(), check.sum() == 0)
+        return (horizontalMax(best), lanes, check.sum() == 0)
     }
 
     /// Stores e^{xⱼ − m} in `scores` (0 in the padding) and returns their sum.
@@ -89,11 +92,11 @@ struct GatingRowRouter {
         let shift = SIMD8<Float>(repeating: m)
         var total = SIMD8<Float>()
         var j = 0
-        while j + 8 <= experts {
+        while j &+ 8 <= experts {
             let e = Float.exp(x.loadVector(at: j) - shift)
             scores.storeVector(e, at: j)
             total += e
-            j += 8
+            j &+= 8
         }
         if j < experts {
             let e = Float.exp(x.loadVector(at: j, count: experts - j, padding: -.infinity) - shift)
@@ -111,11 +114,13 @@ struct GatingRowRouter {
         switch configuration.scoreFunction {
         case .softmax:
             var j = 0
+            // Keep e^{x−m} for the weights unless the selection needs the probabilities.
+            let keepProbabilities = configuration.preSoftmax
             while j < paddedExperts {
                 let p = UnsafePointer(scores).loadVector(at: j) * inverse
-                scores.storeVector(p, at: j)
+                if keepProbabilities { scores.storeVector(p, at: j) }
                 addToDoubles(p, sums, j)
-                j += 8
+                j &+= 8
             }
         case .sigmoid:
             // scores holds e^{x−m}; the softmax form is the fallback of σ/Σσ for tiny sums.
@@ -126,7 +131,7 @@ struct GatingRowRouter {
                 let sigma = 1 / (1 + Float.exp(-v))
                 total += sigma
                 keys.storeVector(sigma, at: j)
-                j += 8
+                j &+= 8
             }
             let sigmaSum = total.sum()
             let scale = SIMD8<Float>(repeating: sigmaSum < sigmoidSumFloor ? 0 : 1 / sigmaSum)
@@ -136,14 +141,14 @@ struct GatingRowRouter {
                 let sigma = UnsafePointer(keys).loadVector(at: j)
                 addToDoubles(Float.multiplyAdd(UnsafePointer(scores).loadVector(at: j), fallback, sigma * scale), sums, j)
                 scores.storeVector(sigma, at: j)
-                j += 8
+                j &+= 8
             }
         }
     }
 
     /// Chooses the top k of the selection keys into `selector`.
     @inline(__always)
-    private mutating func select(_ x: UnsafePointer<Float>) {
+    private mutating func select(_ x: UnsafePointer<Float>, logitLaneMaxima: SIMD8<Float>) {
         let usesLogits = configuration.scoreFunction == .softmax && !configuration.preSoftmax
         var base = usesLogits ? x : UnsafePointer(scores)
         if let bias {
@@ -151,15 +156,17 @@ struct GatingRowRouter {
             while j < paddedExperts {
                 let v = j + 8 <= experts || !usesLogits ? base.loadVector(at: j) : base.loadVector(at: j, count: experts - j, padding: 0)
                 keys.storeVector(v + bias.loadVector(at: j), at: j)
-                j += 8
+                j &+= 8
             }
             base = UnsafePointer(keys)
         }
         if groups != nil {
             groups!.select(base, into: &selector)
+        } else if configuration.topK <= LaneTopK.maximumK {
+            LaneTopK.select(base, count: experts, into: &selector)
         } else {
             selector.reset()
-            selector.scan(base, 0..<experts)
+            selector.scan(base, 0..<experts, laneMaxima: usesLogits && bias == nil ? logitLaneMaxima : nil)
         }
     }
 
@@ -169,7 +176,13 @@ struct GatingRowRouter {
         let k = configuration.topK
         for a in 0..<k { indices[a] = selector.index[a] }
         let chosen = UnsafePointer(selector.index)
-        if configuration.weightsAreSelectedSoftmax {
+        if configuration.weightsAreSelectedSoftmax && !configuration.preSoftmax && bias == nil {
+            // Top-k of the logits without a bias selects the row maximum m, so `scores` already
+            // holds the e^{x−m} that `selectedSoftmax` would compute: the same weights, bit for bit.
+            var total: Float = 0
+            for a in 0..<k { total += scores[Int(chosen[a])] }
+            for a in 0..<k { weights[a] = scores[Int(chosen[a])] / total }
+        } else if configuration.weightsAreSelectedSoftmax {
             selectedSoftmax(x, chosen, k, into: weights)
         } else if configuration.scoreFunction == .sigmoid && configuration.normalizeTopK {
             normalizedOrSoftmax(scores, x, chosen, k, into: weights)

@@ -17,15 +17,15 @@ struct GroupLimitedSelection {
         groupCount = configuration.groupCount
         groupSize = configuration.groupSize
         let g = configuration.groupTopK, inside = configuration.keysPerGroup
-        groups = TopKSelector(capacity: g, index: .allocate(capacity: g), key: .allocate(capacity: g))
-        inner = TopKSelector(capacity: inside, index: .allocate(capacity: inside), key: .allocate(capacity: inside))
+        groups = TopKSelector(capacity: g)
+        inner = TopKSelector(capacity: inside)
         groupScores = .allocate(capacity: groupCount)
         chosen = .allocate(capacity: g)
     }
 
     func deallocate() {
-        groups.index.deallocate(); groups.key.deallocate()
-        inner.index.deallocate(); inner.key.deallocate()
+        groups.deallocate()
+        inner.deallocate()
         groupScores.deallocate(); chosen.deallocate()
     }
 
