@@ -7,7 +7,7 @@ struct GatingBackwardTests {
     func matchesFiniteDifferences(_ testCase: GatingCase) throws {
         let c = testCase.configuration
         let experts = c.totalExpertCount
-        var random = GatingTestRandom(seed: 29)
+        var random = TestRandom(seed: 29)
         let n = 48
         let offsets = [0, 10, 31, 48]
         let logits = random.logits(n, experts)

@@ -31,7 +31,7 @@ struct GatingDeterminismTests {
     @Test func oneAndTwoThreadsAgree() throws {
         let saved = Threads.count
         defer { try? Threads.setCount(saved) }
-        var random = GatingTestRandom(seed: 3)
+        var random = TestRandom(seed: 3)
         let logits = random.logits(5000, 72)
         let bias = (0..<72).map { _ in Float(random.uniform(-0.1, 0.1)) }
         let offsets = [0, 100, 700, 2048, 2049, 5000]

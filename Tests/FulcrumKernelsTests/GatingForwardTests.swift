@@ -25,6 +25,9 @@ let gatingCases: [GatingCase] = [
                configuration: GatingConfiguration(expertCount: 32, topK: 6, scoreFunction: .sigmoid, groupCount: 4, groupTopK: 3), withBias: true),
     GatingCase(name: "null experts", configuration: GatingConfiguration(expertCount: 13, topK: 4, nullExpertCount: 3)),
     GatingCase(name: "odd expert count", configuration: GatingConfiguration(expertCount: 13, topK: 5, preSoftmax: true)),
+    GatingCase(name: "k = 8 of 40 (bound from the row-max pass)", configuration: GatingConfiguration(expertCount: 40, topK: 8)),
+    GatingCase(name: "k = 12 of 64 (two accumulators)", configuration: GatingConfiguration(expertCount: 64, topK: 12)),
+    GatingCase(name: "k = 6 of 48 pre-softmax (own bound)", configuration: GatingConfiguration(expertCount: 48, topK: 6, preSoftmax: true)),
     GatingCase(name: "k equals E'", configuration: GatingConfiguration(expertCount: 11, topK: 11)),
     GatingCase(name: "k equals E' sigmoid", configuration: GatingConfiguration(expertCount: 9, topK: 9, scoreFunction: .sigmoid)),
     GatingCase(name: "capacity by probability",
@@ -40,7 +43,7 @@ struct GatingForwardTests {
     @Test(arguments: gatingCases)
     func matchesReference(_ testCase: GatingCase) throws {
         let c = testCase.configuration
-        var random = GatingTestRandom(seed: 17)
+        var random = TestRandom(seed: 17)
         let n = 1100  // three blocks: exercises the block combination
         let logits = random.gridLogits(n, c.totalExpertCount)
         let bias = testCase.withBias ? (0..<c.totalExpertCount).map { _ in Float(random.below(9) - 4) / 8 } : nil
@@ -122,7 +125,7 @@ struct GatingForwardTests {
     }
 
     @Test func perSequenceStatistics() throws {
-        var random = GatingTestRandom(seed: 5)
+        var random = TestRandom(seed: 5)
         let c = GatingConfiguration(expertCount: 12, topK: 2)
         let logits = random.gridLogits(1300, 12)
         let offsets = [0, 3, 511, 512, 513, 1030, 1300]  // sequences inside and across blocks

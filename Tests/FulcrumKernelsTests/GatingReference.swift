@@ -4,26 +4,14 @@ import Foundation
 // A plain, obviously-correct Double implementation of the router, written from the formulas in
 // the documentation (not from the kernel), for the gating tests.
 
-/// Deterministic test data (SplitMix64).
-struct GatingTestRandom {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-    mutating func below(_ n: Int) -> Int { Int(next() % UInt64(n)) }
-    mutating func uniform(_ a: Double, _ b: Double) -> Double { a + (b - a) * Double(next() >> 11) * 0x1p-53 }
+extension TestRandom {
     /// Logits on the grid i/16 in [−4, 4): exact in Float, with occasional exact ties.
     mutating func gridLogits(_ rows: Int, _ columns: Int) -> Matrix<Float> {
         try! Matrix(rows: rows, columns: columns, elements: (0..<(rows * columns)).map { _ in Float(below(128) - 64) / 16 })
     }
     /// Continuous logits in [lower, upper).
     mutating func logits(_ rows: Int, _ columns: Int, _ lower: Double = -3, _ upper: Double = 3) -> Matrix<Float> {
-        try! Matrix(rows: rows, columns: columns, elements: (0..<(rows * columns)).map { _ in Float(uniform(lower, upper)) })
+        try! Matrix(rows: rows, columns: columns, elements: values(rows * columns, lower, upper))
     }
 }
 

@@ -1,3 +1,4 @@
+import Foundation
 import Testing
 import FulcrumKernels
 @testable import FulcrumMoE
@@ -100,5 +101,29 @@ struct GlobalBatchBalanceTests {
         #expect(balance.globalTokens == 2)
         balance.reset()
         #expect(balance.globalTokens == 0 && balance.globalCounts.allSatisfy { $0 == 0 })
+    }
+
+    @Test func readmeExample() throws {
+        // Two one-domain micro-batches, E′ = 4, k = 1. Rows [3, 1, 0, 0] pick expert 0 with
+        // a = e³/S and b = e/S (S = e³ + e + 2); rows [1, 3, 0, 0] pick expert 1 symmetrically.
+        // Micro-batch: f = [½, ½, 0, 0], p₀ = p₁ = (a + b)/2, so LBL = 4·(½p₀ + ½p₁) = 2(a + b).
+        // Global batch: f = ¼ everywhere, so LBL = 4·¼·Σᵢpᵢ = 1, and its gradient vanishes.
+        let c = GatingConfiguration(expertCount: 4, topK: 1)
+        let code: [Float] = [3, 1, 0, 0, 3, 1, 0, 0, 1, 3, 0, 0, 1, 3, 0, 0]
+        let prose: [Float] = [0, 0, 3, 1, 0, 0, 3, 1, 0, 0, 1, 3, 0, 0, 1, 3]
+        let loss = try LoadBalancingLoss(configuration: c, coefficient: 1)
+        let routings = try [route(code, c), route(prose, c)]
+        let e = Foundation.exp(1.0), s = e * e * e + e + 2
+        let expected = 2 * (e * e * e + e) / s  // 1.83873…
+        let global = GlobalBatchBalance(loss: loss)
+        for routing in routings { try global.record(routing) }
+        try global.synchronize()
+        for (logits, routing) in zip([code, prose], routings) {
+            #expect(close(try loss.microBatch(routing).value, expected, rel: 1e-6))
+            let term = try global.loss(for: routing)
+            #expect(close(term.value, 1, rel: 1e-6))
+            #expect(try balanceGradient(logits, routing, term).allSatisfy { abs($0) < 1e-7 })
+            #expect(try balanceGradient(logits, routing, loss.microBatch(routing)).contains { abs($0) > 0.03 })
+        }
     }
 }

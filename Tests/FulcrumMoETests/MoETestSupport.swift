@@ -2,17 +2,11 @@ import Foundation
 import FulcrumKernels
 @testable import FulcrumMoE
 
-/// Deterministic test data (SplitMix64).
+/// Deterministic test data from the library's SplitMix64.
 struct MoERandom {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
+    var generator: SplitMix64
+    init(seed: UInt64) { generator = SplitMix64(seed: seed) }
+    mutating func next() -> UInt64 { generator.next() }
     mutating func uniform(_ a: Double, _ b: Double) -> Double { a + (b - a) * Double(next() >> 11) * 0x1p-53 }
 
     /// Logits of `rows` tokens of one "domain": experts near `favourite` get a boost, so that
