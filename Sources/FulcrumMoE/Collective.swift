@@ -24,9 +24,14 @@ public protocol Collective {
 
 /// One rank: every all-reduce returns its input unchanged.
 public struct SingleProcessCollective: Collective, Sendable {
+    /// The communicator of a process that trains alone.
     public init() {}
+    /// Always 0.
     public var rank: Int { 0 }
+    /// Always 1.
     public var worldSize: Int { 1 }
+    /// Leaves `values` unchanged: the sum over one rank.
     public func allReduceSum(_ values: inout [Int64]) throws {}
+    /// Leaves `values` unchanged: the sum over one rank.
     public func allReduceSum(_ values: inout [Double]) throws {}
 }

@@ -7,7 +7,8 @@ import FulcrumKernels
 /// Each all-reduce waits until every rank has contributed; the last rank to arrive sums the
 /// contributions in rank order (so Double sums are bitwise the same on every rank and for any
 /// arrival order) and wakes the others. Mismatched lengths or element types across ranks throw
-/// `FulcrumError.shapeMismatch` on every rank.
+/// `FulcrumError.shapeMismatch` on every rank. Every rank must make the same sequence of calls:
+/// a rank that stops early (an error before its all-reduce) leaves the others waiting.
 public final class InProcessCollectiveGroup: @unchecked Sendable {
     /// The number of ranks.
     public let worldSize: Int
@@ -126,9 +127,14 @@ public final class InProcessCollectiveGroup: @unchecked Sendable {
 /// One rank of an `InProcessCollectiveGroup`.
 public struct InProcessCollective: Collective, Sendable {
     let group: InProcessCollectiveGroup
+    /// This rank, in `0..<worldSize`.
     public let rank: Int
+    /// The ranks of the group.
     public var worldSize: Int { group.worldSize }
+    /// Waits for every rank, then replaces `values` by the rank-ordered sum.
     public func allReduceSum(_ values: inout [Int64]) throws { try group.allReduce(rank, &values) }
+    /// Waits for every rank, then replaces `values` by the rank-ordered sum (bitwise the same on
+    /// every rank).
     public func allReduceSum(_ values: inout [Double]) throws { try group.allReduce(rank, &values) }
 }
 
