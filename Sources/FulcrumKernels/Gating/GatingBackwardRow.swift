@@ -67,18 +67,25 @@ struct GatingBackwardRow {
             let full = j + 8 <= experts
             let v = full ? x.loadVector(at: j) : x.loadVector(at: j, count: experts - j, padding: -.infinity)
             check += (full ? v : x.loadVector(at: j, count: experts - j, padding: 0)) * 0
-            let p = Float.exp(v - shift)
-            probabilities.storeVector(p, at: j)
-            if let coefficients { dotP += dotDoubles(p, coefficients, j) }
+            probabilities.storeVector(Float.exp(v - shift), at: j)
             if sigmoid {
                 let s = 1 / (1 + Float.exp(-v))
                 sigmoids.storeVector(s, at: j)
                 sumSigma += s
-                if let coefficients { dotSigma += dotDoubles(s, coefficients, j) }
             }
             j &+= 8
         }
         guard check.sum() == 0 else { return false }
+        // The Double dot products read the stored values back in a loop of their own: fused into
+        // the loop above, the split into Double halves would also split the exponentials.
+        if let coefficients {
+            j = 0
+            while j < paddedExperts {
+                dotP += dotDoubles(UnsafePointer(probabilities).loadVector(at: j), coefficients, j)
+                if sigmoid { dotSigma += dotDoubles(UnsafePointer(sigmoids).loadVector(at: j), coefficients, j) }
+                j &+= 8
+            }
+        }
 
         // Pass 2: the dense part. Softmax: pⱼ·(cⱼ + a) with a = 2γ·lse − Σcp (− λ·Σₐgₐp_{eₐ} for
         // unnormalised pre-softmax weights); sigmoid: qⱼ(1 − σⱼ)(cⱼ − Σcq) + 2γ·lse·pⱼ.
