@@ -49,11 +49,11 @@ struct GatingRowRouter {
         _ x: UnsafePointer<Float>, indices: UnsafeMutablePointer<Int32>, weights: UnsafeMutablePointer<Float>,
         counts: UnsafeMutablePointer<Int64>, sums: UnsafeMutablePointer<Double>
     ) -> RowResult {
-        let (m, laneMaxima, finite) = rowMax(x)
+        let (m, finite) = rowMax(x)
         guard finite else { return RowResult(max: 0, sum: 1, realExperts: 0, finite: false) }
         let s = exponentials(x, m)
         accumulateScores(x, rowSum: s, into: sums)
-        select(x, logitLaneMaxima: laneMaxima)
+        select(x)
         writeWeights(x, indices: indices, weights: weights)
         var real: Int32 = 0
         for a in 0..<configuration.topK {
@@ -64,26 +64,24 @@ struct GatingRowRouter {
         return RowResult(max: m, sum: s, realExperts: real, finite: true)
     }
 
-    /// max xⱼ, the lane-wise maxima over the whole vectors of x (distinct elements, for the
-    /// top-k bound), and whether every xⱼ is finite (x·0 is 0 for finite x, NaN otherwise).
+    /// max xⱼ, and whether every xⱼ is finite (x·0 is 0 for finite x, NaN otherwise).
     @inline(__always)
-    private func rowMax(_ x: UnsafePointer<Float>) -> (Float, SIMD8<Float>, Bool) {
-        var lanes = SIMD8<Float>(repeating: -.infinity)
+    private func rowMax(_ x: UnsafePointer<Float>) -> (Float, Bool) {
+        var best = SIMD8<Float>(repeating: -.infinity)
         var check = SIMD8<Float>()
         var j = 0
         while j &+ 8 <= experts {
             let v = x.loadVector(at: j)
-            lanes = lanes.replacing(with: v, where: v .> lanes)
+            best = best.replacing(with: v, where: v .> best)
             check += v * 0
             j &+= 8
         }
-        var best = lanes
         if j < experts {
             let v = x.loadVector(at: j, count: experts - j, padding: x[j])
             best = best.replacing(with: v, where: v .> best)
             check += v * 0
         }
-        return (horizontalMax(best), lanes, check.sum() == 0)
+        return (horizontalMax(best), check.sum() == 0)
     }
 
     /// Stores e^{xⱼ − m} in `scores` (0 in the padding) and returns their sum.
@@ -148,7 +146,7 @@ struct GatingRowRouter {
 
     /// Chooses the top k of the selection keys into `selector`.
     @inline(__always)
-    private mutating func select(_ x: UnsafePointer<Float>, logitLaneMaxima: SIMD8<Float>) {
+    private mutating func select(_ x: UnsafePointer<Float>) {
         let usesLogits = configuration.scoreFunction == .softmax && !configuration.preSoftmax
         var base = usesLogits ? x : UnsafePointer(scores)
         if let bias {
@@ -165,8 +163,9 @@ struct GatingRowRouter {
         } else if configuration.topK <= LaneTopK.maximumK {
             LaneTopK.select(base, count: experts, into: &selector)
         } else {
+            let k = configuration.topK
             selector.reset()
-            selector.scan(base, 0..<experts, laneMaxima: usesLogits && bias == nil ? logitLaneMaxima : nil)
+            selector.scan(base, 0..<experts, lowerBound: k <= 16 ? LaneTopK.lowerBound(base, count: experts, k: k) : nil)
         }
     }
 

@@ -1,57 +1,88 @@
-/// Branch-free top-k for small k (≤ 4), the common router case (Switch top-1, Mixtral top-2).
+/// Branch-free top-k for small k (≤ 4), the common router case (Switch top-1, Mixtral top-2),
+/// and a tight lower bound of the k-th largest key for larger k.
 ///
-/// Each of the 8 SIMD lanes keeps its own sorted top k of the keys it sees (lane l sees keys
+/// Each of the 8 SIMD lanes keeps its own sorted list of the best keys it sees (lane l sees keys
 /// l, l + 8, l + 16, …, in increasing index order): a new key enters at the first level whose key
-/// it beats strictly, and the levels below move down one. The overall top k is then extracted
-/// k times: the largest lane head, the lowest index among equal heads (ties go to the lower expert
-/// index), after which the winning lane's levels move up. Comparisons become all-ones/all-zeros
-/// lane masks through sign bits and every select is a bitwise blend, so no branch depends on the
-/// data (random router logits cost no mispredictions) and no comparison is lowered lane by lane.
-enum LaneTopK {
-    /// The largest k supported.
+/// it beats strictly, and the levels below move down one. The overall best keys are then popped
+/// one at a time: the largest lane head, the lowest index among equal heads (ties go to the lower
+/// expert index), after which the winning lane's levels move up. Comparisons become
+/// all-ones/all-zeros lane masks through sign bits and every select is a bitwise blend, so no
+/// branch depends on the data (random router logits cost no mispredictions) and no comparison is
+/// lowered lane by lane.
+struct LaneTopK {
+    /// The largest k `select` supports (the number of levels kept per lane).
     static let maximumK = 4
 
     typealias Bits = SIMD8<Int32>
+    static let empty = Bits(repeating: Int32(bitPattern: Float(-Float.infinity).bitPattern))
 
-    /// Writes the top k of `keys[0..<count]` (finite) into `selector` (k = `selector.capacity`).
+    private let levels: Int
+    private var values = (empty, empty, empty, empty)
+    private var indices = (Bits(), Bits(), Bits(), Bits())
+
+    /// Lane lists `levels` (1…4) deep over `keys[0..<count]` (finite).
     @inline(__always)
-    static func select(_ keys: UnsafePointer<Float>, count: Int, into selector: inout TopKSelector) {
-        let k = selector.capacity
-        let empty = bits(SIMD8<Float>(repeating: -.infinity))
-        var values = (empty, empty, empty, empty)
-        var indices = (Bits(), Bits(), Bits(), Bits())
+    init(_ keys: UnsafePointer<Float>, count: Int, levels: Int) {
+        self.levels = levels
         var laneIndex = Bits(0, 1, 2, 3, 4, 5, 6, 7)
         var j = 0
         while j < count {
             // + 0 turns −0 into +0, so that sign-bit comparisons see equal zeros as equal.
             let loaded = j &+ 8 <= count ? keys.loadVector(at: j) : keys.loadVector(at: j, count: count &- j, padding: -.infinity)
             let v = loaded + 0
-            var carry = bits(v), carryIndex = laneIndex
-            level(v, &values.0, &indices.0, &carry, &carryIndex)
-            if k > 1 { level(v, &values.1, &indices.1, &carry, &carryIndex) }
-            if k > 2 { level(v, &values.2, &indices.2, &carry, &carryIndex) }
-            if k > 3 { level(v, &values.3, &indices.3, &carry, &carryIndex) }
+            var carry = Self.bits(v), carryIndex = laneIndex
+            Self.level(v, &values.0, &indices.0, &carry, &carryIndex)
+            if levels > 1 { Self.level(v, &values.1, &indices.1, &carry, &carryIndex) }
+            if levels > 2 { Self.level(v, &values.2, &indices.2, &carry, &carryIndex) }
+            if levels > 3 { Self.level(v, &values.3, &indices.3, &carry, &carryIndex) }
             laneIndex &+= 8
             j &+= 8
         }
-        for rank in 0..<k {
-            let heads = SIMD8<Float>(bitPattern: values.0)
-            let best = horizontalMax(heads)
-            // Lanes whose head is below the best get the largest index, so the minimum index
-            // among the remaining lanes is the lowest-index winner.
-            let below = greater(SIMD8(repeating: best), heads)
-            let winner = horizontalMin(blend(Bits(repeating: .max), indices.0, below))
-            selector.key[rank] = best
-            selector.index[rank] = winner
-            let lane = equal(indices.0, Bits(repeating: winner))
-            values.0 = blend(values.1, values.0, lane)
-            indices.0 = blend(indices.1, indices.0, lane)
-            values.1 = blend(values.2, values.1, lane)
-            indices.1 = blend(indices.2, indices.1, lane)
-            values.2 = blend(values.3, values.2, lane)
-            indices.2 = blend(indices.3, indices.2, lane)
-            values.3 = blend(empty, values.3, lane)
+    }
+
+    /// Writes the top k of `keys[0..<count]` into `selector` (k = `selector.capacity` ≤ 4).
+    @inline(__always)
+    static func select(_ keys: UnsafePointer<Float>, count: Int, into selector: inout TopKSelector) {
+        var lists = LaneTopK(keys, count: count, levels: selector.capacity)
+        for rank in 0..<selector.capacity {
+            (selector.key[rank], selector.index[rank]) = lists.pop()
         }
+    }
+
+    /// A lower bound of the k-th largest of `keys[0..<count]` (k ≤ 16): the k-th largest of the
+    /// lane-wise top two, which are 16 distinct keys (−∞ when the row has fewer).
+    @inline(__always)
+    static func lowerBound(_ keys: UnsafePointer<Float>, count: Int, k: Int) -> Float {
+        var lists = LaneTopK(keys, count: count, levels: 2)
+        var bound = -Float.infinity
+        for _ in 0..<k { bound = lists.pop().key }
+        return bound
+    }
+
+    /// Removes and returns the best remaining (key, index).
+    @inline(__always)
+    private mutating func pop() -> (key: Float, index: Int32) {
+        let heads = SIMD8<Float>(bitPattern: values.0)
+        let best = horizontalMax(heads)
+        // Lanes whose head is below the best get the largest index, so the minimum index
+        // among the remaining lanes is the lowest-index winner.
+        let below = Self.greater(SIMD8(repeating: best), heads)
+        let winner = Self.horizontalMin(Self.blend(Bits(repeating: .max), indices.0, below))
+        let lane = Self.equal(indices.0, Bits(repeating: winner))
+        values.0 = Self.blend(values.1, values.0, lane)
+        indices.0 = Self.blend(indices.1, indices.0, lane)
+        if levels > 1 {
+            values.1 = Self.blend(values.2, values.1, lane)
+            indices.1 = Self.blend(indices.2, indices.1, lane)
+        }
+        if levels > 2 {
+            values.2 = Self.blend(values.3, values.2, lane)
+            indices.2 = Self.blend(indices.3, indices.2, lane)
+        }
+        values.3 = Self.blend(Self.empty, values.3, lane)
+        if levels == 1 { values.1 = Self.empty }
+        if levels == 2 { values.2 = Self.empty }
+        return (best, winner)
     }
 
     /// One level of the lane-wise insertion: where the new keys v beat the level, the carried

@@ -70,17 +70,16 @@ struct TopKSelector {
     /// known, so that only a few keys per row are ever inserted. Vectors of 8 keys none of which
     /// beats the threshold are skipped with a few integer operations. For long ranges and k ≤ 32,
     /// t₀ is the k-th largest of the lane-wise maxima of A = ⌈k/8⌉ vector accumulators: 8A distinct
-    /// keys, so t₀ cannot exceed the k-th largest key. A caller that already has the lane maxima of
-    /// the whole vectors of `keys[range]` (the row-max pass over the logits does) passes them as
-    /// `laneMaxima`, which saves that pass, and a cheaper bound is taken from them
-    /// (`groupedBound`). For k ≤ 2 every lane of a surviving vector goes through the branch-free
-    /// `insert`, so a row has about one unpredictable branch per surviving vector.
+    /// keys, so t₀ cannot exceed the k-th largest key. A caller with a tighter bound
+    /// (`LaneTopK.lowerBound`) passes it as `lowerBound`. For k ≤ 2 every lane of a surviving
+    /// vector goes through the branch-free `insert`, so a row has about one unpredictable branch per
+    /// surviving vector.
     @inline(__always)
-    mutating func scan(_ keys: UnsafePointer<Float>, _ range: Range<Int>, laneMaxima: SIMD8<Float>? = nil) {
+    mutating func scan(_ keys: UnsafePointer<Float>, _ range: Range<Int>, lowerBound known: Float? = nil) {
         let accumulators = (capacity + 7) / 8
         var bound = -Float.infinity
-        if let laneMaxima, capacity <= 8 {
-            bound = groupedBound(laneMaxima, capacity).nextDown  // v > t₀⁻ ⇔ v ≥ t₀
+        if let known {
+            bound = known.nextDown  // v > t₀⁻ ⇔ v ≥ t₀
         } else if accumulators <= 4, range.count >= 16 * accumulators {
             bound = lowerBound(keys, range, accumulators).nextDown
         }
@@ -200,32 +199,6 @@ private func sortedInsert(_ m: SIMD8<Float>, into c: UnsafeMutablePointer<Float>
         }
         c[i] = value
         count += 1
-    }
-}
-
-/// A lower bound of the k-th largest of 8 distinct keys m (1 ≤ k ≤ 8) in a few min/max
-/// operations: split the lanes into ⌊8/k⌋ groups of k; every key of a group is ≥ the group's
-/// minimum, so at least k keys are ≥ the largest group minimum. Exact for k = 1 and k = 8.
-@inline(__always)
-func groupedBound(_ m: SIMD8<Float>, _ k: Int) -> Float {
-    @inline(__always) func minimum(_ a: Float, _ b: Float) -> Float { a < b ? a : b }
-    @inline(__always) func maximum(_ a: Float, _ b: Float) -> Float { a > b ? a : b }
-    switch k {
-    case 1:
-        return horizontalMax(m)
-    case 2:
-        let pairs = m.lowHalf.replacing(with: m.highHalf, where: m.highHalf .< m.lowHalf)
-        return maximum(maximum(pairs[0], pairs[1]), maximum(pairs[2], pairs[3]))
-    case 3:
-        return maximum(minimum(minimum(m[0], m[1]), m[2]), minimum(minimum(m[3], m[4]), m[5]))
-    case 4:
-        let low = minimum(minimum(m[0], m[1]), minimum(m[2], m[3]))
-        let high = minimum(minimum(m[4], m[5]), minimum(m[6], m[7]))
-        return maximum(low, high)
-    default:
-        var bound = m[0]
-        for lane in 1..<k { bound = minimum(bound, m[lane]) }
-        return bound
     }
 }
 
