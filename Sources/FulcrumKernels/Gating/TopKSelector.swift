@@ -141,9 +141,9 @@ struct TopKSelector {
 
 /// `true` when some lane of v may exceed `threshold`: v > threshold makes threshold − v negative,
 /// so its sign bit is set. (A lane equal to the threshold can give −0 and a false positive, which
-/// the caller's scalar check rejects; a larger key is never missed; −∞ − (−∞) is NaN, whose sign
-/// bit is clear: callers never pass −∞ keys.) Integer ORs instead of a float compare and mask,
-/// which Swift lowers lane by lane.
+/// the caller's scalar check rejects; a larger key is never missed. Keys are finite, so a NaN
+/// from −∞ − (−∞) cannot occur.) Integer ORs instead of a float compare and mask, which Swift
+/// lowers lane by lane.
 @inline(__always)
 func mayBeat(_ v: SIMD8<Float>, _ threshold: Float) -> Bool {
     let bits = unsafeBitCast(SIMD8<Float>(repeating: threshold) - v, to: SIMD8<Int32>.self)
