@@ -45,26 +45,20 @@ public struct SmoothAdversarialCompSumLoss<T: FulcrumFloat>: Sendable {
         var result = try compSum.lossAndGradient(logits: logits, targets: targets, gradient: gradient)
         let scale = compSum.reduction == .mean ? 1 / Double(result.weightSum) : 1
         let ignore = compSum.ignoreIndex, nu = Double(self.nu)
-        let rowsPerBlock = max(1, 16_384 / max(1, classes))
-        let blocks = (rows + rowsPerBlock - 1) / rowsPerBlock
-        var sums = [Double](repeating: 0, count: blocks)
-        sums.withUnsafeMutableBufferPointer { slots in
-            Threads.forEachBlock(count: rows, blockSize: rowsPerBlock) { block, range in
-                var total = 0.0
-                for n in range {
-                    let out = adversarialGradient.row(n)
-                    guard targets[n] != ignore else {
-                        out.update(repeating: 0, count: classes)
-                        continue
-                    }
-                    total += marginChangePenaltyRow(clean: logits.row(n), adversarial: adversarialLogits.row(n),
-                                                    target: Int(targets[n]), classes: classes, nu: nu, scale: scale,
-                                                    cleanGradient: gradient.row(n), adversarialGradient: out)
+        let penalty = blockSums(rows: rows, classes: classes, as: T.self) { range, _ in
+            var total = 0.0
+            for n in range {
+                let out = adversarialGradient.row(n)
+                guard targets[n] != ignore else {
+                    out.update(repeating: 0, count: classes)
+                    continue
                 }
-                slots[block] = total
+                total += marginChangePenaltyRow(clean: logits.row(n), adversarial: adversarialLogits.row(n),
+                                                target: Int(targets[n]), classes: classes, nu: nu, scale: scale,
+                                                cleanGradient: gradient.row(n), adversarialGradient: out)
             }
+            return total
         }
-        let penalty = sums.reduce(0, +)
         guard penalty.isFinite || !result.loss.isFinite else {
             let n = (0..<rows).first { n in (0..<classes).contains { !adversarialLogits[n, $0].isFinite } } ?? 0
             let j = (0..<classes).first { !adversarialLogits[n, $0].isFinite } ?? 0
