@@ -96,7 +96,7 @@ public struct SigmoidBinaryCrossEntropy<T: FulcrumFloat>: Sendable {
                                           alpha: focalAlpha, gradientScale: T(Double(gradientScale) * scale),
                                           writesGradient: gradient != nil)
                 return blockSums(rows: rows, classes: columns, as: T.self) { range, _ in
-                    var total = SigmoidSums()
+                    var total = LossSums()
                     for n in range {
                         guard let s = sigmoidBinaryCrossEntropyRow(logits: logits.row(n), targets: targets.row(n),
                                                                    gradient: gradient?.row(n), plan: plan) else {
@@ -118,21 +118,4 @@ public struct SigmoidBinaryCrossEntropy<T: FulcrumFloat>: Sendable {
         }
         return T(sums.loss * scale)
     }
-}
-
-/// Per-block sums of a sigmoid BCE call.
-struct SigmoidSums: BlockSummable {
-    var loss = 0.0
-    var firstNonFinite: Int?
-
-    mutating func add(_ other: SigmoidSums) {
-        loss += other.loss
-        if firstNonFinite == nil { firstNonFinite = other.firstNonFinite }
-    }
-}
-
-/// Calls `body` with the array's base address, or nil for a nil array.
-func withOptionalPointer<E, R>(_ array: [E]?, _ body: (UnsafePointer<E>?) throws -> R) rethrows -> R {
-    guard let array else { return try body(nil) }
-    return try array.withUnsafeBufferPointer { try body($0.baseAddress) }
 }

@@ -32,3 +32,20 @@ func blockSums<T: FulcrumFloat, S: BlockSummable>(
 extension Double: BlockSummable {
     mutating func add(_ other: Double) { self += other }
 }
+
+/// A loss sum and the first row holding a non-finite input.
+struct LossSums: BlockSummable {
+    var loss = 0.0
+    var firstNonFinite: Int?
+
+    mutating func add(_ other: LossSums) {
+        loss += other.loss
+        if firstNonFinite == nil { firstNonFinite = other.firstNonFinite }
+    }
+}
+
+/// Calls `body` with the array's base address, or nil for a nil array.
+func withOptionalPointer<E, R>(_ array: [E]?, _ body: (UnsafePointer<E>?) throws -> R) rethrows -> R {
+    guard let array else { return try body(nil) }
+    return try array.withUnsafeBufferPointer { try body($0.baseAddress) }
+}
