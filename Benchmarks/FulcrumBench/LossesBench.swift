@@ -10,8 +10,10 @@ import FulcrumLosses
 func lossesBenchmarks(_ context: BenchContext) throws {
     let shapes = context.quick ? [(128, 1024), (16, 8192)] : [(16384, 1024), (4096, 32768)]
     for (rows, classes) in shapes {
-        let names = ["loss-gce", "loss-kd-forward", "loss-kd-bdkd", "loss-dpo", "loss-bce", "loss-bce-focal", "loss-ldr-kl", "loss-z"]
-        guard names.contains(where: { context.wants($0) }) else { continue }
+        // The buffers are large: allocate them only when a case of this family will run.
+        let names = ["loss-gce fwd+bwd", "loss-kd-forward fwd+bwd", "loss-kd-bdkd fwd+bwd", "loss-dpo fwd+bwd", "loss-bce fwd+bwd",
+                     "loss-bce-focal fwd+bwd", "loss-ldr-kl fwd+bwd", "loss-z fwd+bwd"]
+        guard names.contains(where: { name in context.options.filter.map { name.contains($0) || $0.hasPrefix(name) } ?? true }) else { continue }
         let buffers = LossBenchBuffers(rows: rows, classes: classes)
         defer { buffers.deallocate() }
         try lossCases(context, buffers)
@@ -60,7 +62,6 @@ struct LossBenchBuffers {
 private func lossCases(_ context: BenchContext, _ b: LossBenchBuffers) throws {
     let (rows, classes) = (b.rows, b.classes)
     let x = b.view(b.x), second = b.view(b.second), g = b.mutableView()
-    // BCE targets in {0, 1}: a copy of the second buffer thresholded (only when a BCE case runs).
     try b.targets.withUnsafeBufferPointer { y in
         try report(context, "loss-gce fwd+bwd mean", b, streams: 2, baseline: { plainGeneralizedCrossEntropy(b, q: 0.7) }) {
             _ = try CompSumLoss<Float>.generalizedCrossEntropy(q: 0.7).lossAndGradient(logits: x, targets: y, gradient: g)
@@ -89,7 +90,8 @@ private func lossCases(_ context: BenchContext, _ b: LossBenchBuffers) throws {
                 }
             }
         }
-        if context.wants("loss-bce") {
+        if context.wants("loss-bce fwd+bwd mean") || context.wants("loss-bce-focal fwd+bwd gamma=2") {
+            // Targets in {0, 1}: the second buffer thresholded (the KD cases above are done with it).
             for i in 0..<(rows * classes) { b.second[i] = b.second[i] > 0 ? 1 : 0 }
             try report(context, "loss-bce fwd+bwd mean", b, streams: 3, baseline: { plainBinaryCrossEntropy(b) }) {
                 _ = try SigmoidBinaryCrossEntropy<Float>().lossAndGradient(logits: x, targets: second, gradient: g)

@@ -17,12 +17,12 @@ struct SigmoidPlan<T: FulcrumFloat> {
     var writesGradient: Bool
 }
 
-/// log1p(e) for e ∈ [0, 1] per lane: log(u) − ((u − 1) − e)/u with u = 1 + e, which restores the
-/// low bits of e that 1 + e rounds away (relative accuracy for tiny e).
+/// log1p(e) for e ∈ [0, 1] per lane, given 1/u for u = 1 + e: log(u) − ((u − 1) − e)/u, which
+/// restores the low bits of e that 1 + e rounds away (relative accuracy for tiny e).
 @inline(__always)
-func vectorLog1p<T: FulcrumFloat>(_: T.Type, _ e: T.Vector) -> T.Vector {
+func vectorLog1p<T: FulcrumFloat>(_: T.Type, _ e: T.Vector, inverse: T.Vector) -> T.Vector {
     let u = e + 1
-    return T.log(u) - ((u - 1) - e) / u
+    return T.log(u) - ((u - 1) - e) * inverse
 }
 
 /// The row's loss sum (Double), and its gradient written when the plan asks; returns nil when a
@@ -39,8 +39,8 @@ func sigmoidBinaryCrossEntropyRow<T: FulcrumFloat>(
         probe += (x - x) + (y - y)
         let magnitude = T.select(where: x, isLessThan: zero, -x, else: x)
         let e = T.exp(-magnitude)
-        let l = vectorLog1p(T.self, e)
         let inverse = one / (one + e)
+        let l = vectorLog1p(T.self, e, inverse: inverse)
         let (large, small) = (inverse, e * inverse)
         let p = T.select(where: x, isLessThan: zero, small, else: large)  // σ(x)
         let pc = T.select(where: x, isLessThan: zero, large, else: small)  // 1 − σ(x), accurate
