@@ -20,6 +20,7 @@ public struct CrossEntropyRowStatistics: Sendable, Equatable {
     /// (w_y·(−log p_y) without label smoothing).
     public var crossEntropy: Double
 
+    /// The statistics of one row.
     @inlinable
     public init(row: Int, target: Int, targetWeight: Double, negativeLogLikelihood: Double,
                 targetProbability: Double, missProbability: Double, crossEntropy: Double) {
@@ -42,6 +43,7 @@ public struct CrossEntropyRowModulated: Sendable, Equatable {
     /// ∂ℓ/∂(log p_y) with CE held fixed (0 for plain cross-entropy).
     public var logProbabilityFactor: Double
 
+    /// A row's loss and partial derivatives.
     @inlinable
     public init(loss: Double, crossEntropyFactor: Double, logProbabilityFactor: Double) {
         self.loss = loss
@@ -80,9 +82,11 @@ public struct FocalModulation: CrossEntropyRowModulation {
     /// γ ≥ 0.
     public var gamma: Double
 
+    /// The focal modulation with exponent γ ≥ 0.
     @inlinable
     public init(gamma: Double) { self.gamma = gamma }
 
+    /// (1 − p_y)^γ·CE and its partial derivatives.
     @inlinable
     public func modulate(_ row: CrossEntropyRowStatistics) -> CrossEntropyRowModulated {
         let miss = row.missProbability, ce = row.crossEntropy

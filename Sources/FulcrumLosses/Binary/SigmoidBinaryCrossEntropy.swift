@@ -38,6 +38,7 @@ public struct SigmoidBinaryCrossEntropy<T: FulcrumFloat>: Sendable {
     /// How the N·C element losses are combined.
     public var reduction: Reduction
 
+    /// A sigmoid BCE (PyTorch's defaults); validated when called.
     public init(positiveWeights: [T]? = nil, classWeights: [T]? = nil, focalGamma: T = 0, focalAlpha: T? = nil,
                 reduction: Reduction = .mean) {
         self.positiveWeights = positiveWeights

@@ -21,6 +21,7 @@ public struct SmoothAdversarialCompSumLoss<T: FulcrumFloat>: Sendable {
     /// ν ≥ 0: the weight of the margin-change penalty.
     public var nu: T
 
+    /// The comp-sum part and the penalty weight ν; validated when called.
     public init(compSum: CompSumLoss<T>, nu: T) {
         self.compSum = compSum
         self.nu = nu

@@ -42,6 +42,7 @@ public struct DistillationLoss<T: FulcrumFloat>: Sendable {
     /// How per-row losses are combined (`.mean` divides by N).
     public var reduction: Reduction
 
+    /// A distillation loss (forward KL at T = 1 with T² scaling by default); validated when called.
     public init(temperature: T = 1, teacherTemperature: T? = nil, scalesByTemperatureSquared: Bool = true,
                 balance: DivergenceBalance = .forward, reduction: Reduction = .mean) {
         self.temperature = temperature

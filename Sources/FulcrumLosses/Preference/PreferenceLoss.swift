@@ -20,17 +20,22 @@ import FulcrumKernels
 public struct PreferenceLoss: Sendable, Equatable {
     /// The loss family.
     public enum Kind: Sendable, Equatable {
-        case dpo, ipo
+        /// Direct Preference Optimization.
+        case dpo
+        /// Identity Preference Optimization.
+        case ipo
         /// γ ≥ 0: the target reward margin.
         case simpo(gamma: Double)
         /// η ≥ 0: the weight of the chosen responses' negative log-likelihood.
         case rpo(eta: Double)
     }
 
+    /// Which loss.
     public var kind: Kind
     /// β > 0 (DPO's and SimPO's inverse temperature, IPO's τ).
     public var beta: Double
 
+    /// A preference loss; validated when called.
     public init(_ kind: Kind, beta: Double) {
         self.kind = kind
         self.beta = beta

@@ -17,9 +17,12 @@ import FulcrumKernels
 ///                                  chosenGradient: gw, rejectedGradient: gl)
 /// ```
 public struct PreferenceOptimization<T: FulcrumFloat>: Sendable {
+    /// The pairwise loss on the sequence log-probabilities.
     public var loss: PreferenceLoss
+    /// The sequence layout (length, ignore index) of both batches.
     public var sequences: SequenceLogProbabilities<T>
 
+    /// A step with sequences of `sequenceLength` tokens.
     public init(loss: PreferenceLoss, sequenceLength: Int, ignoreIndex: Int32 = -100) {
         self.loss = loss
         self.sequences = SequenceLogProbabilities(sequenceLength: sequenceLength, ignoreIndex: ignoreIndex)

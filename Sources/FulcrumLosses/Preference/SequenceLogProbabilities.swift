@@ -21,6 +21,7 @@ public struct SequenceLogProbabilities<T: FulcrumFloat>: Sendable {
     /// Tokens whose target equals this are masked (PyTorch's `ignore_index`, default −100).
     public var ignoreIndex: Int32
 
+    /// Sequences of `sequenceLength` tokens; validated when called.
     public init(sequenceLength: Int, ignoreIndex: Int32 = -100) {
         self.sequenceLength = sequenceLength
         self.ignoreIndex = ignoreIndex

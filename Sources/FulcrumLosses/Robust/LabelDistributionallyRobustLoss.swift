@@ -25,8 +25,10 @@ public struct LabelDistributionallyRobustLoss<T: FulcrumFloat>: Sendable {
     public var margin: T
     /// Rows whose target equals this are ignored.
     public var ignoreIndex: Int32
+    /// How per-row losses are combined (`.mean` divides by the counted rows).
     public var reduction: Reduction
 
+    /// An LDR-KL loss; validated when called.
     public init(lambda: T = 1, margin: T = 0, ignoreIndex: Int32 = -100, reduction: Reduction = .mean) {
         self.lambda = lambda
         self.margin = margin

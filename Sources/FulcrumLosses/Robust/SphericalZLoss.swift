@@ -21,9 +21,12 @@ public struct SphericalZLoss<T: FulcrumFloat>: Sendable {
     public var a: T
     /// b: the target's standardised-score offset (finite).
     public var b: T
+    /// Rows whose target equals this are ignored (zero gradient).
     public var ignoreIndex: Int32
+    /// How per-row losses are combined (`.mean` divides by the counted rows).
     public var reduction: Reduction
 
+    /// A Z-loss with sharpness a and offset b; validated when called.
     public init(a: T, b: T, ignoreIndex: Int32 = -100, reduction: Reduction = .mean) {
         self.a = a
         self.b = b
