@@ -4,4 +4,5 @@ let benchFamilies: [@Sendable (BenchContext) throws -> Void] = [
     crossEntropyBenchmarks,
     calibrationBenchmarks,
     gatingBenchmarks,
+    lossesBenchmarks,
 ]

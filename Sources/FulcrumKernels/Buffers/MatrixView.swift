@@ -139,15 +139,16 @@ func validateLayout(count: Int, rows: Int, columns: Int, rowStride: Int, argumen
     }
 }
 
-/// Throws `shapeMismatch` unless `view` is `rows × columns`.
-func checkShape<E>(_ view: MatrixView<E>, rows: Int, columns: Int, argument: String) throws {
+/// Throws `shapeMismatch` naming `argument` unless `view` is `rows × columns`. Public so that
+/// paper modules validate their inputs with the same messages.
+public func checkShape<E>(_ view: MatrixView<E>, rows: Int, columns: Int, argument: String) throws {
     guard view.rows == rows, view.columns == columns else {
         throw FulcrumError.shapeMismatch(argument: argument, expected: shapeDescription(rows, columns), actual: view.shape)
     }
 }
 
-/// Throws `shapeMismatch` unless `count == expected`.
-func checkCount(_ count: Int, _ expected: Int, argument: String) throws {
+/// Throws `shapeMismatch` naming `argument` unless `count == expected`.
+public func checkCount(_ count: Int, _ expected: Int, argument: String) throws {
     guard count == expected else {
         throw FulcrumError.shapeMismatch(argument: argument, expected: "\(expected)", actual: "\(count)")
     }

@@ -18,7 +18,8 @@ struct CrossEntropyPlan<T: FulcrumFloat>: @unchecked Sendable {
     @usableFromInline var weights: UnsafePointer<T>?
     @usableFromInline var smoothing: Double
     @usableFromInline var zLossCoefficient: Double
-    @usableFromInline var focalGamma: Double
+    /// The per-row modulation (the focal factor, or a caller's), nil for plain cross-entropy.
+    @usableFromInline var modulation: (any CrossEntropyRowModulation)?
     /// Σ_j w_j over all classes (the class count without weights).
     @usableFromInline var weightTotal: Double
     /// Upstream gradient × 1/denominator for `.mean`.
@@ -30,12 +31,12 @@ struct CrossEntropyPlan<T: FulcrumFloat>: @unchecked Sendable {
 
     @inlinable
     init(classes: Int, weights: UnsafePointer<T>?, smoothing: Double, zLossCoefficient: Double,
-         focalGamma: Double, weightTotal: Double, gradientScale: Double, hasExclusions: Bool, wantsLogSumExp: Bool) {
+         modulation: (any CrossEntropyRowModulation)?, weightTotal: Double, gradientScale: Double, hasExclusions: Bool, wantsLogSumExp: Bool) {
         self.classes = classes
         self.weights = weights
         self.smoothing = smoothing
         self.zLossCoefficient = zLossCoefficient
-        self.focalGamma = focalGamma
+        self.modulation = modulation
         self.weightTotal = weightTotal
         self.gradientScale = gradientScale
         self.hasExclusions = hasExclusions
@@ -63,11 +64,11 @@ struct RowOutcome {
 }
 
 /// The fused forward (and backward) of one row. `y` is the target class, or −1 for a row with
-/// no target (probabilities only). `output` must be non-nil unless `destination == .nothing`; it
+/// no target (probabilities only); `row` is the row's index, passed to the modulation. `output` must be non-nil unless `destination == .nothing`; it
 /// may be the logits row itself (in place).
 @inlinable @inline(__always)
 func crossEntropyRow<S: RowScores>(
-    _ scores: S, target y: Int, plan: CrossEntropyPlan<S.T>,
+    _ scores: S, row: Int, target y: Int, plan: CrossEntropyPlan<S.T>,
     output: UnsafeMutablePointer<S.T>?, destination: RowDestination
 ) -> RowOutcome {
     typealias T = S.T
@@ -161,18 +162,19 @@ func crossEntropyRow<S: RowScores>(
         let spread = smoothing / included
         let ce = (1 - smoothing) * wy * nll + (smoothing > 0 ? spread * (smoothSum + includedWeight * logS) : 0)
         let miss = rest / s  // 1 − p_y, accurate near p_y = 1
-        var modulation = 1.0, slope = 0.0  // (1 − p_y)^γ and γ(1 − p_y)^{γ−1}·p_y·CE
-        if plan.focalGamma > 0 {
-            let gamma = plan.focalGamma
-            modulation = Double.pow(miss, gamma)
-            slope = ce == 0 ? 0 : gamma * Double.pow(miss, gamma - 1) * (ey / s) * ce
+        var modulation = 1.0, slope = 0.0, loss = ce  // ∂ℓ/∂CE and −∂ℓ/∂log p_y
+        if let hook = plan.modulation {
+            let r = hook.modulate(CrossEntropyRowStatistics(
+                row: row, target: y, targetWeight: wy, negativeLogLikelihood: nll,
+                targetProbability: ey / s, missProbability: miss, crossEntropy: ce))
+            (loss, modulation, slope) = (r.loss, r.crossEntropyFactor, -r.logProbabilityFactor)
         }
         var zTerm = 0.0
         if plan.zLossCoefficient > 0 {
             zTerm = 2 * plan.zLossCoefficient * wy * outcome.logSumExp
             outcome.zLoss = plan.zLossCoefficient * wy * outcome.logSumExp * outcome.logSumExp
         }
-        outcome.loss = modulation * ce + outcome.zLoss
+        outcome.loss = loss + outcome.zLoss
         alpha = modulation * ((1 - smoothing) * wy + spread * includedWeight) + slope + zTerm
         beta = modulation * spread
         targetGradient = -alpha * miss + modulation * spread * (includedWeight - wy) + zTerm

@@ -26,7 +26,7 @@ extension SoftmaxCrossEntropy {
                 try withOptionalPointer(targetMargins) { margins in
                     let plan = CrossEntropyPlan<T>(
                         classes: classes, weights: weights, smoothing: Double(labelSmoothing),
-                        zLossCoefficient: Double(zLossCoefficient), focalGamma: Double(focalGamma),
+                        zLossCoefficient: Double(zLossCoefficient), modulation: rowModulation ?? (focalGamma > 0 ? FocalModulation(gamma: Double(focalGamma)) : nil),
                         weightTotal: classWeights.map { $0.reduce(0.0) { $0 + Double($1) } } ?? Double(classes),
                         gradientScale: gradientScale, hasExclusions: hasExclusions,
                         wantsLogSumExp: wantsLogSumExp)
@@ -70,11 +70,11 @@ extension SoftmaxCrossEntropy {
                 let margin = y >= 0 ? margins?[y] ?? 0 : 0
                 let outcome = plain
                     ? crossEntropyRow(PlainRowScores(logits: logits.row(n), margin: margin),
-                                      target: y, plan: plan, output: out, destination: destination)
+                                      row: n, target: y, plan: plan, output: out, destination: destination)
                     : crossEntropyRow(AdjustedRowScores(logits: logits.row(n), margin: margin,
                                                         inverseTemperature: inverseTemperature, softcap: softcap,
                                                         offsets: offsets, excluded: excludedClasses.map { $0.row(n) }),
-                                      target: y, plan: plan, output: out, destination: destination)
+                                      row: n, target: y, plan: plan, output: out, destination: destination)
                 if let column = outcome.nonFiniteColumn {
                     if policy == .throwError {
                         sums.firstNonFinite = (n, column)

@@ -18,6 +18,10 @@ extension SoftmaxCrossEntropy {
         try requireFinite(zLossCoefficient, "zLossCoefficient", "finite and >= 0", zLossCoefficient >= 0)
         try requireFinite(temperature, "temperature", "finite and > 0", temperature > 0)
         try requireFinite(focalGamma, "focalGamma", "finite and >= 0", focalGamma >= 0)
+        if rowModulation != nil && focalGamma != 0 {
+            throw FulcrumError.invalidParameter(argument: "focalGamma", value: "\(focalGamma)",
+                                                requirement: "0 when a rowModulation is given (it replaces the focal factor)")
+        }
         if let cap = logitSoftcap { try requireFinite(cap, "logitSoftcap", "finite and > 0", cap > 0) }
         for (name, values, nonNegative) in [("classWeights", classWeights, true), ("classOffsets", classOffsets, false),
                                             ("targetMargins", targetMargins, false)] {

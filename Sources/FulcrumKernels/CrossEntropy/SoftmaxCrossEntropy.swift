@@ -13,7 +13,9 @@
 ///     CE = (1 − ε)·w_y·(−log p_y) + (ε/K)·Σ_j w_j·(−log p_j)      (PyTorch's weighted smoothing)
 ///     ℓ  = (1 − p_y)^γ · CE + s·w_y·lse(z)²
 ///
-/// The focal factor is "Focal Loss" modulation with α = the class weights, as used in "Melanoma
+/// More generally ℓ = f(CE, log p_y) + s·w_y·lse(z)² for a `rowModulation` f (see
+/// `CrossEntropyRowModulation`: generalized cross-entropy, MAE, comp-sum losses, per-row scales);
+/// the focal factor is the built-in instance. The focal factor is "Focal Loss" modulation with α = the class weights, as used in "Melanoma
 /// Detection using Adversarial Training and Deep Transfer Learning"; the z-loss is that of
 /// "Small-scale proxies for large-scale Transformer training instabilities", weighted by the
 /// row's class weight like the CE term (so that `.mean` divides both by the same weight sum).
@@ -66,13 +68,17 @@ public struct SoftmaxCrossEntropy<T: FulcrumFloat>: Sendable {
     public var focalGamma: T
     /// What a NaN or ±∞ logit does.
     public var nonFinitePolicy: NonFinitePolicy
+    /// A per-row modulation ℓ = f(CE, log p_y) that replaces the focal factor (then `focalGamma`
+    /// must be 0); nil for none. Called once per counted row, from worker threads.
+    public var rowModulation: (any CrossEntropyRowModulation)?
 
     /// A cross-entropy with the given options; the defaults are PyTorch's `cross_entropy`.
     public init(
         classWeights: [T]? = nil, labelSmoothing: T = 0, ignoreIndex: Int32 = -100,
         reduction: Reduction = .mean, zLossCoefficient: T = 0, logitSoftcap: T? = nil,
         temperature: T = 1, classOffsets: [T]? = nil, targetMargins: [T]? = nil,
-        focalGamma: T = 0, nonFinitePolicy: NonFinitePolicy = .throwError
+        focalGamma: T = 0, nonFinitePolicy: NonFinitePolicy = .throwError,
+        rowModulation: (any CrossEntropyRowModulation)? = nil
     ) {
         self.classWeights = classWeights
         self.labelSmoothing = labelSmoothing
@@ -85,6 +91,7 @@ public struct SoftmaxCrossEntropy<T: FulcrumFloat>: Sendable {
         self.targetMargins = targetMargins
         self.focalGamma = focalGamma
         self.nonFinitePolicy = nonFinitePolicy
+        self.rowModulation = rowModulation
     }
 
     /// The loss, and dL/dlogits written into `gradient`.

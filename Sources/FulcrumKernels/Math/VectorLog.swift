@@ -61,12 +61,16 @@ extension Double {
 }
 
 extension FulcrumFloat {
-    /// Patches the special values of log into the polynomial result `y` of `x`.
+    /// Patches the special values of log into the polynomial result `y` of `x`, with the
+    /// compare-and-blend `select` (generic SIMD mask operations compile to per-lane loops here).
     @inlinable @inline(__always)
     static func logSpecialValues(_ x: Vector, _ y: Vector) -> Vector {
-        var y = y.replacing(with: -.infinity, where: x .== 0)
-        y.replace(with: .nan, where: x .< 0)
-        y.replace(with: .infinity, where: x .== .infinity)
-        return y.replacing(with: x, where: x .!= x)
+        let zero = Vector()
+        // +∞ and NaN give x itself; finite x keeps y.
+        let large = select(where: x, isLessThan: Vector(repeating: .infinity), y, else: x)
+        // ±0 give −∞, x < 0 gives NaN, and NaN stays NaN (−∞ + (x − x)).
+        let nonPositive = select(where: x, isLessThan: zero, Vector(repeating: .nan),
+                                 else: Vector(repeating: -.infinity) + (x - x))
+        return select(where: zero, isLessThan: x, large, else: nonPositive)
     }
 }

@@ -1,0 +1,126 @@
+import FulcrumKernels
+
+/// The Entropy-Based Balance of "Mitigating the Accuracy-Robustness Trade-off via Multi-Teacher
+/// Adversarial Distillation": each teacher's temperature is set so that the mean entropy of its
+/// softened predictions, H̄(T) = (1/N)·Σ_n H(softmax(t_n/T)), equals a common target, so that
+/// teachers of different confidence hand the student knowledge of the same scale.
+///
+/// H(softmax(z/T)) is nondecreasing in T (dH/dT = Var_p(z/T)/T ≥ 0), from the log of the number of
+/// tied maxima as T → 0 to log C as T → ∞, so the solution is unique when it exists and a
+/// safeguarded Newton iteration finds it: a bracket [lo, hi] with H̄(lo) ≤ H* ≤ H̄(hi) is grown
+/// by doubling/halving from the initial T, then each step takes Newton's T − (H̄ − H*)/H̄′ when it
+/// falls inside the bracket and bisects it otherwise. Each evaluation is one Double pass over the
+/// logits (O(N·C)); convergence is quadratic near the root, typically 5–10 passes.
+public enum EntropyTemperature {
+    /// H̄(T) and dH̄/dT, in Double.
+    ///
+    /// - Throws: `invalidParameter` (`temperature`) unless T is finite and > 0; `nonFiniteValue`
+    ///   (`logits`) for a NaN or ±∞ logit; `emptyReduction` (`logits`) for no rows or no columns.
+    public static func meanEntropy<T: FulcrumFloat>(logits: MatrixView<T>, temperature: Double) throws -> (entropy: Double, derivative: Double) {
+        guard temperature.isFinite, temperature > 0 else {
+            throw FulcrumError.invalidParameter(argument: "temperature", value: "\(temperature)", requirement: "finite and > 0")
+        }
+        try validate(logits)
+        return evaluate(logits, temperature)
+    }
+
+    /// The temperature T > 0 with H̄(T) = `targetEntropy`.
+    ///
+    /// - Parameters:
+    ///   - logits: N×C teacher logits (N, C ≥ 1).
+    ///   - targetEntropy: H* in nats, in (H̄(0⁺), log C).
+    ///   - initialTemperature: where the bracket search starts (> 0).
+    ///   - tolerance: stop when |H̄(T) − H*| ≤ tolerance·max(1, H*) (≥ 1e-15).
+    /// - Throws: `invalidParameter` naming `targetEntropy` when no temperature reaches it (outside
+    ///   (0, log C), or below the entropy that ties at the maximum leave as T → 0),
+    ///   `initialTemperature`, `tolerance`; and what `meanEntropy` throws.
+    public static func solve<T: FulcrumFloat>(
+        logits: MatrixView<T>, targetEntropy: Double, initialTemperature: Double = 1, tolerance: Double = 1e-12
+    ) throws -> Double {
+        try validate(logits)
+        let classes = Double(logits.columns)
+        guard targetEntropy.isFinite, targetEntropy > 0, targetEntropy < Double.log(classes) else {
+            throw FulcrumError.invalidParameter(argument: "targetEntropy", value: "\(targetEntropy)",
+                                                requirement: "in (0, log C) = (0, \(Double.log(classes)))")
+        }
+        guard initialTemperature.isFinite, initialTemperature > 0 else {
+            throw FulcrumError.invalidParameter(argument: "initialTemperature", value: "\(initialTemperature)", requirement: "finite and > 0")
+        }
+        guard tolerance.isFinite, tolerance >= 1e-15 else {
+            throw FulcrumError.invalidParameter(argument: "tolerance", value: "\(tolerance)", requirement: "finite and >= 1e-15")
+        }
+        let goal = tolerance * max(1, targetEntropy)
+        var t = initialTemperature
+        var (h, slope) = evaluate(logits, t)
+        var (lo, hi) = (t, t)
+        // Grow the bracket.
+        var steps = 0
+        while h < targetEntropy - goal {
+            lo = t
+            t *= 2
+            (h, slope) = evaluate(logits, t)
+            hi = t
+            steps += 1
+            if steps > 1100 || !h.isFinite { throw unreachable(targetEntropy) }
+        }
+        while h > targetEntropy + goal {
+            hi = t
+            t /= 2
+            (h, slope) = evaluate(logits, t)
+            lo = t
+            steps += 1
+            if steps > 1100 || !h.isFinite { throw unreachable(targetEntropy) }
+        }
+        // Safeguarded Newton inside [lo, hi].
+        for _ in 0..<200 {
+            let gap = h - targetEntropy
+            if abs(gap) <= goal { return t }
+            if gap < 0 { lo = t } else { hi = t }
+            let newton = slope > 0 ? t - gap / slope : .nan
+            t = newton > lo && newton < hi ? newton : (lo + hi) / 2
+            if hi - lo <= 4 * hi * Double.ulpOfOne { return t }
+            (h, slope) = evaluate(logits, t)
+        }
+        return t
+    }
+
+    static func unreachable(_ target: Double) -> FulcrumError {
+        .invalidParameter(argument: "targetEntropy", value: "\(target)",
+                          requirement: "reachable: above the entropy of the tied maxima as T → 0")
+    }
+
+    static func validate<T: FulcrumFloat>(_ logits: MatrixView<T>) throws {
+        guard logits.rows > 0, logits.columns > 0 else {
+            throw FulcrumError.emptyReduction(argument: "logits", reason: "a mean entropy over no rows or no classes")
+        }
+        for n in 0..<logits.rows {
+            if let j = (0..<logits.columns).first(where: { !logits[n, $0].isFinite }) {
+                throw FulcrumError.nonFiniteValue(argument: "logits", row: n, column: j)
+            }
+        }
+    }
+
+    /// H̄(T) and dH̄/dT = mean of Var_p(z)/T with z = x/T, one Double pass per row.
+    static func evaluate<T: FulcrumFloat>(_ logits: MatrixView<T>, _ temperature: Double) -> (Double, Double) {
+        let inverse = 1 / temperature
+        var entropy = 0.0, derivative = 0.0
+        for n in 0..<logits.rows {
+            let row = logits.row(n)
+            var m = -Double.infinity
+            for j in 0..<logits.columns { m = max(m, Double(row[j]) * inverse) }
+            var s = 0.0, a = 0.0, b = 0.0
+            for j in 0..<logits.columns {
+                let d = Double(row[j]) * inverse - m
+                let e = Double.exp(d)
+                s += e
+                a += e * d
+                b += e * d * d
+            }
+            let mean = a / s
+            entropy += Double.log(s) - mean
+            derivative += max(0, b / s - mean * mean) * inverse
+        }
+        let count = Double(logits.rows)
+        return (entropy / count, derivative / count)
+    }
+}

@@ -1,0 +1,127 @@
+import FulcrumKernels
+
+/// The Z-loss of "The Z-loss: a shift and scale invariant classification loss belonging to the
+/// Spherical Family" (de Brébisson, Vincent): the target's standardised output through a
+/// softplus,
+///
+///     μ = (1/C)·Σ_j o_j,   σ = √((1/C)·Σ_j (o_j − μ)²),   z_j = (o_j − μ)/σ
+///     ℓ = softplus(a·(b − z_y))/a
+///     ∂ℓ/∂o_j = −(r/σ)·(δ_jy − 1/C − z_y·z_j/C),   r = σ_logistic(a·(b − z_y))
+///
+/// (the exact gradient through the standardisation; σ is the population standard deviation).
+/// ℓ is invariant to o → α·o + β for α > 0 (the gradient scales by 1/α). A constant row (σ = 0,
+/// including C = 1) has z = 0: ℓ = softplus(a·b)/a and a zero gradient.
+///
+/// **Cost.** Three passes over a row that stays in cache (Σo, Σ(o − μ)², the write), one read
+/// of the outputs and one write of the gradient, no exponential per element: O(N·C). Sums per
+/// 512-element chunk in Double. **Non-finite** outputs throw `nonFiniteValue` naming `logits`.
+/// **Determinism:** bitwise identical for any `Threads.count`. `.mean` divides by counted rows.
+public struct SphericalZLoss<T: FulcrumFloat>: Sendable {
+    /// a > 0: the softplus sharpness.
+    public var a: T
+    /// b: the target's standardised-score offset (finite).
+    public var b: T
+    /// Rows whose target equals this are ignored (zero gradient).
+    public var ignoreIndex: Int32
+    /// How per-row losses are combined (`.mean` divides by the counted rows).
+    public var reduction: Reduction
+
+    /// A Z-loss with sharpness a and offset b; validated when called.
+    public init(a: T, b: T, ignoreIndex: Int32 = -100, reduction: Reduction = .mean) {
+        self.a = a
+        self.b = b
+        self.ignoreIndex = ignoreIndex
+        self.reduction = reduction
+    }
+
+    /// The loss and dL/dlogits into `gradient` (N×C, may be the logits' memory).
+    /// - Throws: `FulcrumError` naming `a` (finite, > 0), `b` (finite), `targets`, `gradient`,
+    ///   or the first non-finite `logits` element; `emptyReduction` for a mean over no rows.
+    @specialized(where T == Float)
+    @specialized(where T == Double)
+    public func lossAndGradient(logits: MatrixView<T>, targets: UnsafeBufferPointer<Int32>, gradient: MutableMatrixView<T>) throws -> T {
+        try checkShape(MatrixView(gradient), rows: logits.rows, columns: logits.columns, argument: "gradient")
+        return try evaluate(logits, targets, gradient)
+    }
+
+    /// The loss without a gradient.
+    @specialized(where T == Float)
+    @specialized(where T == Double)
+    public func loss(logits: MatrixView<T>, targets: UnsafeBufferPointer<Int32>) throws -> T {
+        try evaluate(logits, targets, nil)
+    }
+
+    func evaluate(_ logits: MatrixView<T>, _ targets: UnsafeBufferPointer<Int32>, _ gradient: MutableMatrixView<T>?) throws -> T {
+        let (rows, classes) = (logits.rows, logits.columns)
+        guard a.isFinite, a > 0 else { throw FulcrumError.invalidParameter(argument: "a", value: "\(a)", requirement: "finite and > 0") }
+        guard b.isFinite else { throw FulcrumError.invalidParameter(argument: "b", value: "\(b)", requirement: "finite") }
+        try checkCount(targets.count, rows, argument: "targets")
+        var counted = 0
+        for (n, t) in targets.enumerated() where t != ignoreIndex {
+            guard t >= 0, Int(t) < classes else {
+                throw FulcrumError.indexOutOfRange(argument: "targets", position: n, value: Int(t), validRange: "0..<\(classes)")
+            }
+            counted += 1
+        }
+        if reduction == .mean && counted == 0 {
+            throw FulcrumError.emptyReduction(argument: "targets", reason: "a mean over no rows (empty batch or every row ignored)")
+        }
+        let scale = reduction == .mean ? 1 / Double(counted) : 1
+        let (ignore, a, b) = (ignoreIndex, Double(self.a), Double(self.b))
+        let sums = blockSums(rows: rows, classes: classes, as: T.self) { range, _ in
+            var total = LossSums()
+            for n in range {
+                guard targets[n] != ignore else {
+                    gradient?.row(n).update(repeating: 0, count: classes)
+                    continue
+                }
+                guard let loss = zLossRow(logits.row(n), target: Int(targets[n]), classes: classes, a: a, b: b,
+                                          gradientScale: scale, gradient: gradient?.row(n)) else {
+                    total.firstNonFinite = total.firstNonFinite ?? n
+                    continue
+                }
+                total.loss += loss
+            }
+            return total
+        }
+        if let n = sums.firstNonFinite {
+            let j = (0..<classes).first { !logits[n, $0].isFinite } ?? 0
+            throw FulcrumError.nonFiniteValue(argument: "logits", row: n, column: j)
+        }
+        return T(sums.loss * scale)
+    }
+}
+
+/// One Z-loss row: the loss, the gradient written when asked; nil for a non-finite output.
+@inline(__always)
+func zLossRow<T: FulcrumFloat>(_ o: UnsafePointer<T>, target y: Int, classes: Int, a: Double, b: Double,
+                               gradientScale: Double, gradient: UnsafeMutablePointer<T>?) -> Double? {
+    let count = Double(classes)
+    let total = chunkedSum(T.self, from: 0, to: classes) { j, n in o.loadVector(at: j, count: n) }
+    guard total.isFinite else { return nil }
+    let mean = total / count
+    let mv = T.Vector(repeating: T(mean))
+    let squares = chunkedSum(T.self, from: 0, to: classes) { j, n in
+        let d = o.loadVector(at: j, count: n) - mv
+        return n == T.vectorWidth ? d * d : T.keepingLanes(below: n, of: d * d, fill: 0)
+    }
+    guard squares.isFinite else { return nil }
+    let sigma = (squares / count).squareRoot()
+    let zy = sigma > 0 ? (Double(o[y]) - mean) / sigma : 0
+    let u = a * (b - zy)
+    let loss = (max(u, 0) + Double.log1p(Double.exp(-abs(u)))) / a
+    guard let gradient else { return loss }
+    guard sigma > 0 else {
+        gradient.update(repeating: 0, count: classes)
+        return loss
+    }
+    let r = u >= 0 ? 1 / (1 + Double.exp(-u)) : Double.exp(u) / (1 + Double.exp(u))
+    // g_j = (r/σ)·(1/C + z_y·(o_j − μ)/(σ·C)), then −r/σ at the target.
+    let k = gradientScale * r / sigma
+    let offset = T.Vector(repeating: T(k / count)), slope = T.Vector(repeating: T(k * zy / (sigma * count)))
+    forEachVector(T.self, from: 0, to: classes) { j, n in
+        gradient.storeVector(offset + (o.loadVector(at: j, count: n) - mv) * slope, at: j, count: n)
+    }
+    gradient[y] = T(Double(gradient[y]) - k)
+    return loss
+}
