@@ -88,3 +88,27 @@ struct VectorMathTests {
         #expect(worst <= 4 * Double(Float.ulpOfOne))
     }
 }
+
+@Suite("Exponential of softmax shifts")
+struct ExponentialOfShiftTests {
+    @Test("Float: within 2 ulp on [-87.33, 0], 0 below, NaN stays NaN")
+    func float() {
+        var inputs: [Float] = []
+        for bits in stride(from: Float(-0.0).bitPattern, through: Float(-87.33).bitPattern, by: 61) { inputs.append(Float(bitPattern: bits)) }
+        let results = VectorMathTests.apply(inputs) { Float.exponentialOfShift($0) }
+        let worst = zip(inputs, results).map { ulpDistance($1, Float(Foundation.exp(Double($0)))) }.max()!
+        #expect(worst <= 2)
+        let specials = VectorMathTests.apply([Float(-87.4), -100, -.infinity, .nan, 0]) { Float.exponentialOfShift($0) }
+        #expect(specials[0] == 0 && specials[1] == 0 && specials[2] == 0 && specials[3].isNaN && specials[4] == 1)
+    }
+
+    @Test("Double: within 2 ulp on [-708.39, 0], 0 below")
+    func double() {
+        var random = TestRandom(seed: 6)
+        let inputs: [Double] = (0..<200_000).map { _ in random.uniform(-708.39, 0) }
+        let results = VectorMathTests.apply(inputs) { Double.exponentialOfShift($0) }
+        #expect(zip(inputs, results).map { ulpDistance($1, Foundation.exp($0)) }.max()! <= 2)
+        let specials = VectorMathTests.apply([Double(-708.4), -.infinity, .nan, 0]) { Double.exponentialOfShift($0) }
+        #expect(specials[0] == 0 && specials[1] == 0 && specials[2].isNaN && specials[3] == 1)
+    }
+}

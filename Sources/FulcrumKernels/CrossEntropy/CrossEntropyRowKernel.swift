@@ -142,7 +142,7 @@ func crossEntropyRow<S: RowScores>(
     // Pass B: the exponentials, kept in the output when the last pass can reuse them.
     let keep = S.reusesExponentials && destination != .nothing
     let rest = chunkedSum(T.self, from: 0, to: classes) { j, count in
-        let e = T.exp(scores.scores(at: j, count: count).z - mv)
+        let e = T.exponentialOfShift(scores.scores(at: j, count: count).z - mv)
         if keep { output.unsafelyUnwrapped.storeVector(e, at: j, count: count) }
         return withoutTarget(e, j, count)
     }
@@ -194,7 +194,7 @@ func crossEntropyRow<S: RowScores>(
             e = reuse.loadVector(at: j, count: count)
         } else {
             let r = scores.scoresAndSlope(at: j, count: count)
-            e = T.exp(r.z - mv)
+            e = T.exponentialOfShift(r.z - mv)
             slope = r.slope
         }
         var g = e * a

@@ -32,6 +32,10 @@ where Vector.Scalar == Self, Vector.MaskStorage: Sendable {
     /// eˣ per lane; see `Float.exp(_:)` and `Double.exp(_:)` for the error bounds.
     static func exp(_ x: Vector) -> Vector
 
+    /// eˣ per lane for x ≤ 0 (a softmax's shifted scores), flushing results below the smallest
+    /// normal number to 0; cheaper than `exp(_:)`.
+    static func exponentialOfShift(_ x: Vector) -> Vector
+
     /// Natural logarithm per lane; `log(0) = −∞`, `log(x < 0) = NaN`.
     static func log(_ x: Vector) -> Vector
 

@@ -35,6 +35,29 @@ extension Float {
         let scaleB = unsafeBitCast((k &- half &+ 127) &<< 23, to: Vector.self)
         return y * scaleA * scaleB
     }
+
+    /// eˣ per lane for the shifted scores of a softmax (x = z − max z ≤ 0): within 2 ulp of the
+    /// correctly rounded result down to the smallest normal number (x ≥ −87.33), and 0 below it
+    /// (those terms are below 2⁻¹²⁶ of the row's largest, far under a Float sum's resolution).
+    /// NaN stays NaN. One scale factor instead of two and no overflow clamp: about a fifth fewer
+    /// instructions than `exp(_:)`.
+    @inlinable @inline(__always)
+    public static func exponentialOfShift(_ x: Vector) -> Vector {
+        let magic = Vector(repeating: 12_582_912)  // 1.5·2²³
+        let t = multiplyAdd(x, Vector(repeating: 1.442_695_04), magic)
+        let n = t - magic
+        var r = multiplyAdd(n, Vector(repeating: -0.693_359_375), x)
+        r = multiplyAdd(n, Vector(repeating: 2.121_944_4e-4), r)
+        var p = multiplyAdd(Vector(repeating: 1.987_569_15e-4), r, Vector(repeating: 1.398_199_950_7e-3))
+        p = multiplyAdd(p, r, Vector(repeating: 8.333_451_907_3e-3))
+        p = multiplyAdd(p, r, Vector(repeating: 4.166_579_589_4e-2))
+        p = multiplyAdd(p, r, Vector(repeating: 1.666_666_545_9e-1))
+        p = multiplyAdd(p, r, Vector(repeating: 5.000_000_120_1e-1))
+        let y = multiplyAdd(p, r * r, r) + 1
+        let k = unsafeBitCast(t, to: SIMD8<Int32>.self) &- unsafeBitCast(magic, to: SIMD8<Int32>.self)
+        let scale = unsafeBitCast((k &+ 127) &<< 23, to: Vector.self)
+        return select(where: x, isLessThan: Vector(repeating: -87.33), Vector(), else: y * scale)
+    }
 }
 
 extension Double {
@@ -72,5 +95,13 @@ extension Double {
         let scaleA = unsafeBitCast((half &+ 1023) &<< 52, to: Vector.self)
         let scaleB = unsafeBitCast((k &- half &+ 1023) &<< 52, to: Vector.self)
         return p * scaleA * scaleB
+    }
+
+    /// eˣ per lane for the shifted scores of a softmax (x ≤ 0): within 2 ulp down to the smallest
+    /// normal number (x ≥ −708.39), 0 below it; NaN stays NaN. See `Float.exponentialOfShift(_:)`.
+    @inlinable @inline(__always)
+    public static func exponentialOfShift(_ x: Vector) -> Vector {
+        let low = Vector(repeating: -708.39)
+        return select(where: x, isLessThan: low, Vector(), else: exp(select(where: x, isLessThan: low, low, else: x)))
     }
 }
