@@ -1,3 +1,5 @@
+import CBLASShim
+
 /// What a distance micro-tile does with its 6 × 16 distances.
 enum TileUpdate {
     /// Offer each distance to its row's list (query-vs-base, and diagonal tiles of a self search).
@@ -50,44 +52,79 @@ func distanceMicroTile(
     let n0 = UnsafeRawPointer(columnNorms).loadUnaligned(as: V.self)
     let n1 = UnsafeRawPointer(columnNorms + 8).loadUnaligned(as: V.self)
     let alphaVector = V(repeating: alpha)
-
     @inline(__always)
-    func finish(_ r: Int, _ dot0: V, _ dot1: V) {
-        let rowNorm = V(repeating: rowNorms[r])
-        var d0 = Float.multiplyAdd(dot0, alphaVector, rowNorm + n0)
-        var d1 = Float.multiplyAdd(dot1, alphaVector, rowNorm + n1)
-        if update == .distanceOnly {
-            sink += d0 + d1
-            return
+    func distance(_ r: Int, _ dot: V, _ columnNorm: V) -> V {
+        Float.multiplyAdd(dot, alphaVector, V(repeating: rowNorms[r]) + columnNorm)
+    }
+    var d00 = distance(0, c00, n0), d01 = distance(0, c01, n1)
+    var d10 = distance(1, c10, n0), d11 = distance(1, c11, n1)
+    var d20 = distance(2, c20, n0), d21 = distance(2, c21, n1)
+    var d30 = distance(3, c30, n0), d31 = distance(3, c31, n1)
+    var d40 = distance(4, c40, n0), d41 = distance(4, c41, n1)
+    var d50 = distance(5, c50, n0), d51 = distance(5, c51, n1)
+    if update == .distanceOnly {
+        sink += ((d00 + d01) + (d10 + d11)) + ((d20 + d21) + (d30 + d31)) + ((d40 + d41) + (d50 + d51))
+        return
+    }
+    if excludeSelf {
+        @inline(__always)
+        func exclude(_ r: Int, _ d0: inout V, _ d1: inout V) {
+            let lane = firstRow + r - firstColumn
+            if lane >= 0 && lane < 8 { d0[lane] = .infinity } else if lane >= 8 && lane < 16 { d1[lane - 8] = .infinity }
         }
+        exclude(0, &d00, &d01); exclude(1, &d10, &d11); exclude(2, &d20, &d21)
+        exclude(3, &d30, &d31); exclude(4, &d40, &d41); exclude(5, &d50, &d51)
+    }
+
+    // Row test: the row's 16 distances against its k-th (one min, one compare, one movemask);
+    // only a passing row visits its passing lanes.
+    @inline(__always)
+    func offerToRow(_ r: Int, _ d0: V, _ d1: V) {
         let i = firstRow + r
-        if excludeSelf {
-            let lane = i - firstColumn
-            if lane >= 0 && lane < 8 { d0[lane] = .nan } else if lane >= 8 && lane < 16 { d1[lane - 8] = .nan }
-        }
         let threshold = V(repeating: rowLists.worst[i])
-        if any((d0 .<= threshold) .| (d1 .<= threshold)) {
-            for lane in 0..<16 {
-                let d = lane < 8 ? d0[lane] : d1[lane - 8]
-                if d <= rowLists.worst[i] { rowLists.offer(i, d, Int32(truncatingIfNeeded: firstColumn + lane)) }
-            }
-        }
-        if update == .rowsAndColumns {
-            let w = columnLists.worst + firstColumn
-            let w0 = UnsafeRawPointer(w).loadUnaligned(as: V.self)
-            let w1 = UnsafeRawPointer(w + 8).loadUnaligned(as: V.self)
-            if any((d0 .<= w0) .| (d1 .<= w1)) {
-                for lane in 0..<16 {
-                    let d = lane < 8 ? d0[lane] : d1[lane - 8]
-                    if d <= w[lane] { columnLists.offer(firstColumn + lane, d, Int32(truncatingIfNeeded: i)) }
-                }
-            }
+        guard lanesLessEqual(lanewiseMin(d0, d1), threshold) != 0 else { return }
+        var bits = lanesLessEqual(d0, threshold) | lanesLessEqual(d1, threshold) << 8
+        while bits != 0 {
+            let lane = bits.trailingZeroBitCount
+            bits &= bits - 1
+            rowLists.offer(i, lane < 8 ? d0[lane] : d1[lane - 8], Int32(truncatingIfNeeded: firstColumn + lane))
         }
     }
-    finish(0, c00, c01)
-    finish(1, c10, c11)
-    finish(2, c20, c21)
-    finish(3, c30, c31)
-    finish(4, c40, c41)
-    finish(5, c50, c51)
+    offerToRow(0, d00, d01); offerToRow(1, d10, d11); offerToRow(2, d20, d21)
+    offerToRow(3, d30, d31); offerToRow(4, d40, d41); offerToRow(5, d50, d51)
+    guard update == .rowsAndColumns else { return }
+
+    // Column test: the minimum over the six rows against the sixteen columns' k-th; only when a
+    // column passes are the rows offered to the columns one by one.
+    let w = columnLists.worst + firstColumn
+    let min0 = lanewiseMin(lanewiseMin(lanewiseMin(d00, d10), d20), lanewiseMin(lanewiseMin(d30, d40), d50))
+    let min1 = lanewiseMin(lanewiseMin(lanewiseMin(d01, d11), d21), lanewiseMin(lanewiseMin(d31, d41), d51))
+    guard (lanesLessEqual(min0, UnsafeRawPointer(w).loadUnaligned(as: V.self))
+        | lanesLessEqual(min1, UnsafeRawPointer(w + 8).loadUnaligned(as: V.self))) != 0 else { return }
+    @inline(__always)
+    func offerToColumns(_ r: Int, _ d0: V, _ d1: V) {
+        var bits = lanesLessEqual(d0, UnsafeRawPointer(w).loadUnaligned(as: V.self))
+            | lanesLessEqual(d1, UnsafeRawPointer(w + 8).loadUnaligned(as: V.self)) << 8
+        while bits != 0 {
+            let lane = bits.trailingZeroBitCount
+            bits &= bits - 1
+            columnLists.offer(firstColumn + lane, lane < 8 ? d0[lane] : d1[lane - 8], Int32(truncatingIfNeeded: firstRow + r))
+        }
+    }
+    offerToColumns(0, d00, d01); offerToColumns(1, d10, d11); offerToColumns(2, d20, d21)
+    offerToColumns(3, d30, d31); offerToColumns(4, d40, d41); offerToColumns(5, d50, d51)
+}
+
+/// The lanes where `a ≤ b` as the low 8 bits of an integer (lane 0 in bit 0); NaN lanes never
+/// pass. One compare and one movemask (the C shim: Swift has no mask-to-bits operation).
+@inline(__always)
+func lanesLessEqual(_ a: SIMD8<Float>, _ b: SIMD8<Float>) -> UInt32 {
+    UInt32(fulcrum_lanes_less_equal_float8(a, b))
+}
+
+/// The lane-wise minimum as a compare and blend (`pointwiseMin` is an out-of-line call on the
+/// baseline target). Distances here are never NaN: pads and excluded pairs are +∞.
+@inline(__always)
+func lanewiseMin(_ a: SIMD8<Float>, _ b: SIMD8<Float>) -> SIMD8<Float> {
+    a.replacing(with: b, where: b .< a)
 }

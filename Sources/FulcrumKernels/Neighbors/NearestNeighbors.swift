@@ -204,3 +204,15 @@ func checkFinite(_ view: MatrixView<Float>, argument: String) throws {
         }
     }
 }
+
+extension NearestNeighbors {
+    /// The distance work of `searchSelf` alone: the same tiles and micro-kernel with the top-k
+    /// test replaced by a sum. The benchmark times it to report the fraction of time spent in
+    /// top-k selection; it returns the (order-dependent) sum so that the work is not elided.
+    @_spi(Benchmarking)
+    public static func _selfDistanceTilesOnly(_ points: MatrixView<Float>, metric: Metric = .squaredEuclidean) -> Float {
+        let transform = PointTransform(metric: metric, base: points, queries: nil)
+        let prepared = PreparedPoints(points, transform: transform, rows: true, panels: true)
+        return NeighborSearch.selfCandidates(prepared, width: 1, alpha: transform.alpha, update: .distanceOnly).sink
+    }
+}

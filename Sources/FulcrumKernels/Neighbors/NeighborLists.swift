@@ -40,10 +40,11 @@ final class NeighborLists: @unchecked Sendable {
     }
 
     /// Offers candidate `(d, j)` to list `i`; keeps it when it beats the list's last entry.
+    /// An infinite `d` marks a pad or the point itself and is never kept.
     @inlinable @inline(__always)
     func offer(_ i: Int, _ d: Float, _ j: Int32) {
         let w = worst[i]
-        guard d < w || (d == w && j < worstIndex[i]) else { return }
+        guard d < .infinity, d < w || (d == w && j < worstIndex[i]) else { return }
         let base = distances + i * width, ids = indices + i * width
         var p = width - 1
         while p > 0 {

@@ -3,8 +3,8 @@
 ///
 /// - `rows`: row-major `paddedCount × depth` copy (the broadcast operand), pad rows zero;
 /// - `panels`: column panels of 16 points, each stored `depth × 16` (the vector operand);
-/// - `norms`: the per-point additive term of the distance, NaN for pad points so that every
-///   distance to a pad is NaN and fails every comparison (pads are never selected).
+/// - `norms`: the per-point additive term of the distance, +∞ for pad points so that every
+///   distance to a pad is +∞, which the top-k lists never keep.
 ///
 /// The micro-kernel computes `norms[i] + norms[j] + alpha · ⟨x_i, x_j⟩`:
 /// - squared Euclidean: points shifted by the mean of the base set (the expansion
@@ -34,7 +34,7 @@ struct PreparedPoints: ~Copyable {
         let rowBuffer = UnsafeMutablePointer<Float>.allocate(capacity: max(1, paddedCount * d))
         rowBuffer.initialize(repeating: 0, count: paddedCount * d)
         norms = .allocate(capacity: paddedCount)
-        norms.initialize(repeating: .nan, count: paddedCount)
+        norms.initialize(repeating: .infinity, count: paddedCount)
         let (rowPointer, normPointer) = (UncheckedSendable(rowBuffer), UncheckedSendable(norms))
         Threads.forEachBlock(count: count, blockSize: 1024) { _, range in
             for i in range {
