@@ -67,7 +67,7 @@ func randomPoints(rows: Int, columns: Int, seed: UInt64, duplicates: Int = 0) ->
     return data
 }
 
-func view(_ data: [Float], rows: Int, columns: Int, _ body: (MatrixView<Float>) throws -> Void) rethrows {
+func view<R>(_ data: [Float], rows: Int, columns: Int, _ body: (MatrixView<Float>) throws -> R) rethrows -> R {
     try data.withUnsafeBufferPointer { try body(MatrixView(unchecked: $0.baseAddress, rows: rows, columns: columns, rowStride: columns)) }
 }
 
@@ -237,5 +237,11 @@ struct NeighborsThreadTests {
         }
         #expect(results[0] == results[1])
         #expect(queryResults[0] == queryResults[1])
+        var g1 = SeededGenerator(seed: 4), g2 = SeededGenerator(seed: 4)
+        try Threads.setCount(1)
+        let one = try view(data, rows: n, columns: d) { try KMeans.fit($0, clusters: 9, generator: &g1) }
+        try Threads.setCount(2)
+        let two = try view(data, rows: n, columns: d) { try KMeans.fit($0, clusters: 9, generator: &g2) }
+        #expect(one == two)
     }
 }
