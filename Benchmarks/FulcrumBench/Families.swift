@@ -3,4 +3,5 @@
 let benchFamilies: [@Sendable (BenchContext) throws -> Void] = [
     crossEntropyBenchmarks,
     neighborsBenchmarks,
+    smoteBenchmarks,
 ]

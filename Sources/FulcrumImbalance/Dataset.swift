@@ -111,22 +111,33 @@ struct Dataset {
         try neighborsWithin(Array(0..<rows), k: k)
     }
 
-    /// Original rows then the synthetic rows (row-major) with their labels.
-    func appending(_ synthetic: [Float], labels syntheticLabels: [Int]) -> Resampled {
-        let original = rows * columns
-        let features = [Float](unsafeUninitializedCapacity: original + synthetic.count) { buffer, count in
+    /// Original rows then `extra` more rows written by `fill` (given the address of the first
+    /// extra row), with their labels, in one allocation; the original rows are copied in
+    /// parallel blocks (the first touch of a large fresh buffer is itself a cost worth sharing).
+    func appending(rows extra: Int, labels extraLabels: [Int], fill: (UnsafeMutablePointer<Float>) -> Void) -> Resampled {
+        let (n, d) = (rows, columns)
+        let features = [Float](unsafeUninitializedCapacity: (n + extra) * d) { buffer, count in
             let base = buffer.baseAddress!
-            if self.features.isContiguous {
-                if original > 0 { base.initialize(from: self.features.row(0), count: original) }
-            } else {
-                for i in 0..<rows { (base + i * columns).initialize(from: self.features.row(i), count: columns) }
+            let out = UncheckedSendableBox(base), source = self.features
+            Threads.forEachBlock(count: n, blockSize: 4096) { _, range in
+                for i in range { (out.value + i * d).initialize(from: source.row(i), count: d) }
             }
-            synthetic.withUnsafeBufferPointer { s in
-                if let address = s.baseAddress { (base + original).initialize(from: address, count: s.count) }
-            }
-            count = original + synthetic.count
+            fill(base + n * d)
+            count = (n + extra) * d
         }
-        return Resampled(features: features, labels: labels + syntheticLabels, columns: columns, sampleIndices: nil)
+        return Resampled(features: features, labels: labels + extraLabels, columns: d, sampleIndices: nil)
+    }
+
+    /// Original rows then the planned synthetic rows.
+    func appending(_ plan: InterpolationPlan) -> Resampled {
+        appending(rows: plan.count, labels: plan.labels) { plan.write(from: features, into: $0) }
+    }
+
+    /// Original rows then `synthetic` (row-major).
+    func appending(_ synthetic: [Float], labels syntheticLabels: [Int]) -> Resampled {
+        appending(rows: syntheticLabels.count, labels: syntheticLabels) { target in
+            synthetic.withUnsafeBufferPointer { if let s = $0.baseAddress { target.initialize(from: s, count: $0.count) } }
+        }
     }
 
     /// The rows `kept` (any order, no duplicates unless sampling with replacement), in ascending order.

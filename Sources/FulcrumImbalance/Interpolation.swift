@@ -34,23 +34,20 @@ struct InterpolationPlan {
         }
     }
 
-    /// The planned rows, row-major.
-    func rows(from features: MatrixView<Float>) -> [Float] {
+    /// Writes the planned rows, row-major, at `target` (`count × D` elements).
+    func write(from features: MatrixView<Float>, into target: UnsafeMutablePointer<Float>) {
         let d = features.columns
-        return [Float](unsafeUninitializedCapacity: count * d) { buffer, written in
-            let out = UncheckedSendableBox(buffer.baseAddress!)
-            let (seeds, partners, gaps) = (self.seeds, self.partners, self.gaps)
-            Threads.forEachBlock(count: count, blockSize: 1024) { _, range in
-                for r in range {
-                    let (x, y, g) = (features.row(seeds[r]), features.row(partners[r]), gaps[r])
-                    let target = out.value + r * d
-                    for c in 0..<d {
-                        let a = Double(x[c])
-                        target[c] = Float(a + g * (Double(y[c]) - a))
-                    }
+        let out = UncheckedSendableBox(target)
+        let (seeds, partners, gaps) = (self.seeds, self.partners, self.gaps)
+        Threads.forEachBlock(count: count, blockSize: 1024) { _, range in
+            for r in range {
+                let (x, y, g) = (features.row(seeds[r]), features.row(partners[r]), gaps[r])
+                let row = out.value + r * d
+                for c in 0..<d {
+                    let a = Double(x[c])
+                    row[c] = Float(a + g * (Double(y[c]) - a))
                 }
             }
-            written = count * d
         }
     }
 }

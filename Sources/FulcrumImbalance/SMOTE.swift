@@ -31,7 +31,7 @@ public struct SMOTE: Sampler {
         let dataset = try Dataset(features: features, labels: labels)
         var plan = InterpolationPlan()
         try addSamples(to: &plan, dataset: dataset, generator: &generator)
-        return dataset.appending(plan.rows(from: features), labels: plan.labels)
+        return dataset.appending(plan)
     }
 
     /// Plans the synthetic rows of every resampled class (shared with the combined samplers).

@@ -83,12 +83,7 @@ func distanceMicroTile(
         let i = firstRow + r
         let threshold = V(repeating: rowLists.worst[i])
         guard lanesLessEqual(lanewiseMin(d0, d1), threshold) != 0 else { return }
-        var bits = lanesLessEqual(d0, threshold) | lanesLessEqual(d1, threshold) << 8
-        while bits != 0 {
-            let lane = bits.trailingZeroBitCount
-            bits &= bits - 1
-            rowLists.offer(i, lane < 8 ? d0[lane] : d1[lane - 8], Int32(truncatingIfNeeded: firstColumn + lane))
-        }
+        offerLanes(d0, d1, threshold: threshold, to: rowLists, list: i, firstCandidate: firstColumn)
     }
     offerToRow(0, d00, d01); offerToRow(1, d10, d11); offerToRow(2, d20, d21)
     offerToRow(3, d30, d31); offerToRow(4, d40, d41); offerToRow(5, d50, d51)
@@ -103,16 +98,37 @@ func distanceMicroTile(
         | lanesLessEqual(min1, UnsafeRawPointer(w + 8).loadUnaligned(as: V.self))) != 0 else { return }
     @inline(__always)
     func offerToColumns(_ r: Int, _ d0: V, _ d1: V) {
-        var bits = lanesLessEqual(d0, UnsafeRawPointer(w).loadUnaligned(as: V.self))
-            | lanesLessEqual(d1, UnsafeRawPointer(w + 8).loadUnaligned(as: V.self)) << 8
-        while bits != 0 {
-            let lane = bits.trailingZeroBitCount
-            bits &= bits - 1
-            columnLists.offer(firstColumn + lane, lane < 8 ? d0[lane] : d1[lane - 8], Int32(truncatingIfNeeded: firstRow + r))
-        }
+        offerColumnLanes(d0, d1, to: columnLists, firstList: firstColumn, candidate: firstRow + r)
     }
     offerToColumns(0, d00, d01); offerToColumns(1, d10, d11); offerToColumns(2, d20, d21)
     offerToColumns(3, d30, d31); offerToColumns(4, d40, d41); offerToColumns(5, d50, d51)
+}
+
+/// The rare path of the row test: offers each of the 16 distances that pass `threshold` to list
+/// `list`, as candidates `firstCandidate + lane`. Kept out of line so that the micro-kernel's
+/// hot path stays small.
+@inline(never)
+func offerLanes(_ d0: SIMD8<Float>, _ d1: SIMD8<Float>, threshold: SIMD8<Float>, to lists: NeighborLists, list: Int, firstCandidate: Int) {
+    var bits = lanesLessEqual(d0, threshold) | lanesLessEqual(d1, threshold) << 8
+    while bits != 0 {
+        let lane = bits.trailingZeroBitCount
+        bits &= bits - 1
+        lists.offer(list, lane < 8 ? d0[lane] : d1[lane - 8], Int32(truncatingIfNeeded: firstCandidate + lane))
+    }
+}
+
+/// The rare path of the column test: offers lane `j`'s distance to list `firstList + j` for each
+/// lane that beats that list's threshold, as candidate `candidate`.
+@inline(never)
+func offerColumnLanes(_ d0: SIMD8<Float>, _ d1: SIMD8<Float>, to lists: NeighborLists, firstList: Int, candidate: Int) {
+    let w = lists.worst + firstList
+    var bits = lanesLessEqual(d0, UnsafeRawPointer(w).loadUnaligned(as: SIMD8<Float>.self))
+        | lanesLessEqual(d1, UnsafeRawPointer(w + 8).loadUnaligned(as: SIMD8<Float>.self)) << 8
+    while bits != 0 {
+        let lane = bits.trailingZeroBitCount
+        bits &= bits - 1
+        lists.offer(firstList + lane, lane < 8 ? d0[lane] : d1[lane - 8], Int32(truncatingIfNeeded: candidate))
+    }
 }
 
 /// The lanes where `a ≤ b` as the low 8 bits of an integer (lane 0 in bit 0); NaN lanes never

@@ -4,7 +4,7 @@
 /// Distances are computed tile by tile with a register-blocked SIMD micro-kernel (6 rows × 16
 /// points per step, the Gram expansion `‖q‖² + ‖b‖² − 2⟨q, b⟩` on centred data) and fed straight
 /// into per-point top-k lists through a vector threshold test, so the `M × N` distance matrix is
-/// never stored: extra memory is `O((M + N)·D + threads·N·k)`. A self search computes each
+/// never stored: extra memory is `O((M + N)·D + (M + N)·k)`. A self search computes each
 /// unordered pair once and offers it to both points (half the FLOPs of a query-vs-base search).
 ///
 /// Guarantees:
@@ -17,7 +17,7 @@
 /// - **deterministic**: bitwise the same result for any `Threads.count`.
 ///
 /// The one approximation: the k-th/(k+1)-th boundary is decided on Float expansion distances
-/// with `k + 4` candidates kept, so two candidates whose distances tie to within Float rounding
+/// with `k + 2` candidates kept, so two candidates whose distances tie to within Float rounding
 /// of the data's range may be exchanged at the boundary.
 public enum NearestNeighbors {
     /// The dissimilarity that "nearest" minimises.
@@ -57,7 +57,7 @@ public enum NearestNeighbors {
         let preparedBase = PreparedPoints(base, transform: transform, rows: false, panels: true)
         let width = min(k + NeighborSearch.slack, base.rows)
         let (lists, _) = NeighborSearch.queryCandidates(preparedQueries, preparedBase, width: width, alpha: transform.alpha, update: .rows)
-        NeighborSearch.finish([lists], rows: queries.rows, width: width, k: k,
+        NeighborSearch.finish(lists, rows: queries.rows, k: k,
                               exact: exactDistance(metric, queries, base), indices: indices, distances: distances)
     }
 
@@ -67,7 +67,7 @@ public enum NearestNeighbors {
     ///   - points: `N × D`.
     ///   - k: `1 ... N − 1`.
     ///   - indices, distances: `N × k` outputs, as in `search(queries:base:k:metric:indices:distances:)`.
-    /// - Complexity: `N²·D` flops (each unordered pair once), `O(N·D + threads·N·k)` extra memory.
+    /// - Complexity: `N²·D` flops (each unordered pair once), `O(N·(D + k))` extra memory.
     /// - Throws: as `search`, with `k` required to lie in `1 ... N − 1`.
     public static func searchSelf(
         _ points: MatrixView<Float>, k: Int, metric: Metric = .squaredEuclidean,
@@ -79,8 +79,8 @@ public enum NearestNeighbors {
         let transform = PointTransform(metric: metric, base: points, queries: nil)
         let prepared = PreparedPoints(points, transform: transform, rows: true, panels: true)
         let width = min(k + NeighborSearch.slack, points.rows - 1)
-        let (slots, _) = NeighborSearch.selfCandidates(prepared, width: width, alpha: transform.alpha, update: .rows)
-        NeighborSearch.finish(slots, rows: points.rows, width: width, k: k,
+        let (lists, _) = NeighborSearch.selfCandidates(prepared, width: width, alpha: transform.alpha, update: .rows)
+        NeighborSearch.finish(lists, rows: points.rows, k: k,
                               exact: exactDistance(metric, points, points), indices: indices, distances: distances)
     }
 

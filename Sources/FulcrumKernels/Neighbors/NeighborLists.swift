@@ -8,8 +8,7 @@
 /// the last entry is dropped; a better one is inserted by shifting the tail (width is small).
 ///
 /// The top-`width` of a set under a total order does not depend on the order candidates arrive
-/// in, which is what makes the kernel deterministic when lists are filled by different threads
-/// and merged afterwards.
+/// in; the kernel nevertheless feeds each list in an order fixed by its tile schedule.
 @usableFromInline
 final class NeighborLists: @unchecked Sendable {
     @usableFromInline let count: Int

@@ -1,5 +1,3 @@
-import Synchronization
-
 /// The tiled drivers of the kNN kernel: they walk the micro-kernel over cache-sized tiles in
 /// parallel and turn the candidate lists into the exact, tie-broken answer.
 enum NeighborSearch {
@@ -9,21 +7,30 @@ enum NeighborSearch {
 
     /// Extra candidates kept per list beyond `k`: the approximate Gram-expansion distances may
     /// swap near-ties, so `k + slack` candidates are re-ranked on exactly recomputed distances.
-    static let slack = 4
+    static let slack = 2
 
-    /// Self search: fills one set of lists per worker slot; every unordered pair is computed
-    /// once, in tile (min block, max block), and offered to both points.
-    static func selfCandidates(_ points: borrowing PreparedPoints, width: Int, alpha: Float, update: TileUpdate) -> (slots: [NeighborLists], sink: Float) {
+    /// Self search: every unordered pair is computed once, in tile (min block, max block), and
+    /// offered to both points. The tiles are run in rounds of a round-robin tournament over the
+    /// blocks (the circle method): within a round no two tiles share a block, so the tiles of a
+    /// round run in parallel on one shared set of lists without conflict, and each list receives
+    /// its candidates in an order fixed by the round schedule — the same for any thread count.
+    /// Round 0 holds the diagonal tiles.
+    static func selfCandidates(_ points: borrowing PreparedPoints, width: Int, alpha: Float, update: TileUpdate) -> (lists: NeighborLists, sink: Float) {
         let blocks = (points.paddedCount + tileRows - 1) / tileRows
-        let pool = ListPool(count: points.paddedCount, width: width)
+        let lists = NeighborLists(count: points.paddedCount, width: width)
         let (rows, panels, norms) = (UncheckedSendable(points.rows!), UncheckedSendable(points.panels!), UncheckedSendable(points.norms))
         let (depth, padded) = (points.depth, points.paddedCount)
-        Threads.forEachBlock(count: blocks, blockSize: 1) { block, _ in
-            let lists = pool.acquire()
-            var sink = SIMD8<Float>()
-            let rowRange = block * tileRows ..< min(padded, (block + 1) * tileRows)
-            for columnBlock in block..<blocks {
+        let schedule = RoundRobin(blocks: blocks)
+        let sinks = UncheckedSendable(UnsafeMutablePointer<Float>.allocate(capacity: max(1, blocks)))
+        sinks.value.initialize(repeating: 0, count: max(1, blocks))
+        defer { sinks.value.deallocate() }
+        for round in 0..<schedule.rounds {
+            let pairs = schedule.pairs(round)
+            Threads.forEachBlock(count: pairs.count, blockSize: 1) { p, _ in
+                let (block, columnBlock) = pairs[p]
+                var sink = SIMD8<Float>()
                 let diagonal = columnBlock == block
+                let rowRange = block * tileRows ..< min(padded, (block + 1) * tileRows)
                 let columnRange = columnBlock * tileRows ..< min(padded, (columnBlock + 1) * tileRows)
                 for firstColumn in stride(from: columnRange.lowerBound, to: columnRange.upperBound, by: 16) {
                     let panel = panels.value + firstColumn * depth
@@ -38,10 +45,12 @@ enum NeighborSearch {
                             sink: &sink)
                     }
                 }
+                sinks.value[block] += sink.sum()
             }
-            pool.release(lists, sink: sink.sum())
         }
-        return pool.drain()
+        var total: Float = 0
+        for b in 0..<blocks { total += sinks.value[b] }
+        return (lists, total)
     }
 
     /// Query-vs-base search: each tile of queries owns its rows' lists and sweeps every panel.
@@ -75,32 +84,24 @@ enum NeighborSearch {
         return (lists, total)
     }
 
-    /// Merges the lists of every slot for each row, keeps the best `width` candidates under the
-    /// approximate distances (a set that does not depend on how pairs were spread over slots),
-    /// recomputes their distances exactly in Double from the caller's rows, and writes the `k`
-    /// best under (exact distance, index).
+    /// Recomputes the distances of each row's `width` candidates exactly in Double from the
+    /// caller's rows and writes the `k` best under (exact distance, index).
     static func finish(
-        _ slots: [NeighborLists], rows: Int, width: Int, k: Int,
+        _ lists: NeighborLists, rows: Int, k: Int,
         exact: @escaping @Sendable (_ row: Int, _ neighbor: Int) -> Double,
         indices: MutableMatrixView<Int>, distances: MutableMatrixView<Float>
     ) {
+        let width = lists.width
         Threads.forEachBlock(count: rows, blockSize: 256) { _, range in
-            var merged = [(distance: Float, index: Int32)]()
             var ranked = [(distance: Double, index: Int)]()
-            merged.reserveCapacity(width)
+            ranked.reserveCapacity(k + 1)
             for i in range {
-                merged.removeAll(keepingCapacity: true)
-                for slot in slots {
-                    for e in 0..<width {
-                        let candidate = (slot.distances[i * width + e], slot.indices[i * width + e])
-                        if candidate.1 == .max { break }
-                        insertBounded(&merged, candidate, limit: width) { a, b in a.0 < b.0 || (a.0 == b.0 && a.1 < b.1) }
-                    }
-                }
                 ranked.removeAll(keepingCapacity: true)
-                for candidate in merged {
-                    let j = Int(candidate.index)
-                    insertBounded(&ranked, (exact(i, j), j), limit: k) { a, b in a.0 < b.0 || (a.0 == b.0 && a.1 < b.1) }
+                for e in 0..<width {
+                    let j = lists.indices[i * width + e]
+                    if j == .max { break }
+                    let candidate = (exact(i, Int(j)), Int(j))
+                    insertBounded(&ranked, candidate, limit: k) { a, b in a.0 < b.0 || (a.0 == b.0 && a.1 < b.1) }
                 }
                 for (e, entry) in ranked.enumerated() {
                     indices[i, e] = entry.index
@@ -123,34 +124,29 @@ func insertBounded<E>(_ array: inout [E], _ element: E, limit: Int, by less: (E,
     array.insert(element, at: p)
 }
 
-/// The per-worker candidate lists of a self search: a worker takes a set at the start of a
-/// block and returns it at the end, so no two running blocks share one.
-final class ListPool: Sendable {
-    private let state = Mutex<(free: [NeighborLists], all: [NeighborLists], sink: Float)>(([], [], 0))
-    private let count: Int, width: Int
+/// The circle-method round-robin schedule over `blocks` blocks: round 0 pairs every block with
+/// itself; each later round is a perfect matching of the blocks (one block rests when the count
+/// is odd), and every unordered pair of distinct blocks appears in exactly one round.
+struct RoundRobin {
+    let blocks: Int
+    /// Blocks rounded up to even (the extra one is the rest slot).
+    private let slots: Int
 
-    init(count: Int, width: Int) {
-        self.count = count
-        self.width = width
+    init(blocks: Int) {
+        self.blocks = blocks
+        slots = blocks + blocks % 2
     }
 
-    func acquire() -> NeighborLists {
-        if let lists = state.withLock({ $0.free.popLast() }) { return lists }
-        let lists = NeighborLists(count: count, width: width)
-        state.withLock { $0.all.append(lists) }
-        return lists
-    }
+    var rounds: Int { 1 + max(0, slots - 1) }
 
-    /// Returns `lists`; `sink` is added to the distance-only checksum (order-dependent only in
-    /// that mode, which the benchmark uses for timing, never for results).
-    func release(_ lists: NeighborLists, sink: Float) {
-        state.withLock {
-            $0.free.append(lists)
-            $0.sink += sink
-        }
-    }
-
-    func drain() -> (slots: [NeighborLists], sink: Float) {
-        state.withLock { ($0.all, $0.sink) }
+    /// The (row block, column block) tiles of `round`, row block ≤ column block.
+    func pairs(_ round: Int) -> [(Int, Int)] {
+        if round == 0 { return (0..<blocks).map { ($0, $0) } }
+        let r = round - 1, m = slots - 1
+        var result: [(Int, Int)] = []
+        func add(_ a: Int, _ b: Int) { if a < blocks && b < blocks { result.append((min(a, b), max(a, b))) } }
+        add(r, m)
+        for k in 1..<(slots / 2) { add((r + k) % m, (r - k + m) % m) }
+        return result
     }
 }
