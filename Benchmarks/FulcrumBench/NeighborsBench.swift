@@ -8,7 +8,7 @@
 /// gives the fraction of time spent in top-k selection (full search minus the distance tiles
 /// alone) and the plain Swift brute force, timed on a slice of the queries and scaled to all.
 func neighborsBenchmarks(_ context: BenchContext) throws {
-    let shapes = context.quick ? [(5000, 32)] : [(20000, 32), (100000, 16), (50000, 128)]
+    let shapes = context.quick ? [(2000, 32), (4000, 16), (1000, 128)] : [(20000, 32), (100000, 16), (50000, 128)]
     let targets = ["20000x32": "target <= 250 ms", "100000x16": "target <= 3 s", "50000x128": "target <= 3 s"]
     let k = 5
     for (n, d) in shapes {

@@ -20,11 +20,8 @@ struct Dataset {
         guard labels.count == features.rows else {
             throw FulcrumError.shapeMismatch(argument: "labels", expected: "\(features.rows)", actual: "\(labels.count)")
         }
-        for i in 0..<features.rows {
-            let r = features.row(i)
-            for c in 0..<features.columns where !r[c].isFinite {
-                throw FulcrumError.nonFiniteValue(argument: "features", row: i, column: c)
-            }
+        if let (row, column) = features.firstNonFinite() {
+            throw FulcrumError.nonFiniteValue(argument: "features", row: row, column: column)
         }
         let (classes, members) = groupByClass(labels)
         self.classes = classes

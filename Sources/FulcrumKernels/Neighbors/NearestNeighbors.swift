@@ -197,11 +197,38 @@ extension NearestNeighbors {
 
 /// Throws `nonFiniteValue` naming `argument` at the first NaN or ±∞ of `view`.
 func checkFinite(_ view: MatrixView<Float>, argument: String) throws {
-    for i in 0..<view.rows {
-        let r = view.row(i)
-        for c in 0..<view.columns where !r[c].isFinite {
-            throw FulcrumError.nonFiniteValue(argument: argument, row: i, column: c)
+    if let (row, column) = view.firstNonFinite() {
+        throw FulcrumError.nonFiniteValue(argument: argument, row: row, column: column)
+    }
+}
+
+extension MatrixView where Element == Float {
+    /// The first element (row-major order) that is NaN or ±∞, or nil when all are finite.
+    ///
+    /// Scans eight Floats at a time (`x · 0` is 0 for finite `x` and NaN otherwise) over blocks
+    /// of 64 rows and locates the element only in a block that fails. Cost: one pass.
+    public func firstNonFinite() -> (row: Int, column: Int)? {
+        for start in stride(from: 0, to: rows, by: 64) {
+            let end = Swift.min(rows, start + 64)
+            var flag = SIMD8<Float>()
+            var tail: Float = 0
+            for i in start..<end {
+                let r = UnsafeRawPointer(row(i))
+                var c = 0
+                while c + 8 <= columns {
+                    flag += r.loadUnaligned(fromByteOffset: c * 4, as: SIMD8<Float>.self) * SIMD8<Float>()
+                    c += 8
+                }
+                while c < columns { tail += r.load(fromByteOffset: c * 4, as: Float.self) * 0; c += 1 }
+            }
+            let folded = flag.lowHalf + flag.highHalf
+            guard tail.isNaN || (folded[0] + folded[1] + folded[2] + folded[3]).isNaN else { continue }
+            for i in start..<end {
+                let r = row(i)
+                for c in 0..<columns where !r[c].isFinite { return (i, c) }
+            }
         }
+        return nil
     }
 }
 
