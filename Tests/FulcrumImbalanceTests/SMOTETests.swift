@@ -78,7 +78,7 @@ struct SMOTETests {
 
 @Suite("Samplers: thread count", .serialized)
 struct SamplerThreadTests {
-    @Test("SMOTE and ADASYN are bitwise identical with 1 and 2 threads")
+    @Test("SMOTE, ADASYN, Borderline-SMOTE, k-means SMOTE, cluster centroids, NearMiss, SMOTEENN: bitwise identical with 1 and 2 threads")
     func threadInvariance() throws {
         let data = LabelledData.blobs(sizes: [3000, 700, 400], columns: 7, separation: 0.5)
         let saved = Threads.count
@@ -86,7 +86,11 @@ struct SamplerThreadTests {
         var outputs: [[Resampled]] = []
         for threads in [1, 2] {
             try Threads.setCount(threads)
-            outputs.append([try data.resample(SMOTE()), try data.resample(ADASYN()), try data.resample(BorderlineSMOTE(kind: .borderline2))])
+            outputs.append([
+                try data.resample(SMOTE()), try data.resample(ADASYN()), try data.resample(BorderlineSMOTE(kind: .borderline2)),
+                try data.resample(KMeansSMOTE(clusters: 5)), try data.resample(ClusterCentroids()),
+                try data.resample(NearMiss(version: 2)), try data.resample(SMOTEENN()),
+            ])
         }
         #expect(outputs[0] == outputs[1])
     }
