@@ -25,7 +25,7 @@ func smoteBenchmarks(_ context: BenchContext) throws {
         let seconds = try features.withUnsafeBufferPointer { p in
             let view = MatrixView(unchecked: p.baseAddress, rows: rows, columns: d, rowStride: d)
             return try context.median {
-                var generator = SeededGenerator(seed: 1)
+                var generator = SplitMix64(seed: 1)
                 output = try SMOTE(kNeighbors: k).fitResample(features: view, labels: labels, generator: &generator).rows
             }
         }

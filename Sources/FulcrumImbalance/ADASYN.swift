@@ -23,7 +23,7 @@ public struct ADASYN: Sampler {
     /// - Throws: as `SMOTE.fitResample` (naming `nNeighbors`), and `emptyReduction` naming
     ///   `labels` when no sample of a resampled class has a neighbour of another class (the
     ///   weights would divide by zero; SMOTE is the method for such data).
-    public func fitResample(features: MatrixView<Float>, labels: [Int], generator: inout SeededGenerator) throws -> Resampled {
+    public func fitResample(features: MatrixView<Float>, labels: [Int], generator: inout some RandomNumberGenerator) throws -> Resampled {
         let dataset = try Dataset(features: features, labels: labels)
         let targets = try samplingStrategy.targets(classCounts: dataset.classCounts, purpose: .overSampling)
         for (label, count) in targets where count > 0 { try dataset.requireNeighbors(nNeighbors, in: label, argument: "nNeighbors") }

@@ -33,7 +33,7 @@ public struct BorderlineSMOTE: Sampler {
 
     /// - Throws: as `SMOTE.fitResample`, and `invalidParameter` naming `mNeighbors` when it is
     ///   below 1 or not smaller than the number of samples.
-    public func fitResample(features: MatrixView<Float>, labels: [Int], generator: inout SeededGenerator) throws -> Resampled {
+    public func fitResample(features: MatrixView<Float>, labels: [Int], generator: inout some RandomNumberGenerator) throws -> Resampled {
         let dataset = try Dataset(features: features, labels: labels)
         let targets = try samplingStrategy.targets(classCounts: dataset.classCounts, purpose: .overSampling)
         guard mNeighbors >= 1, mNeighbors < dataset.rows else {
@@ -70,11 +70,11 @@ public struct BorderlineSMOTE: Sampler {
     }
 }
 
-extension SeededGenerator {
+extension RandomNumberGenerator {
     /// A Beta(10, 10) deviate as `G₁ / (G₁ + G₂)` with `Gᵢ ~ Gamma(10)`, each the sum of ten
     /// unit exponentials `−log U` (exact for integer shape).
     mutating func nextBeta10() -> Double {
-        func gamma10(_ g: inout SeededGenerator) -> Double {
+        func gamma10(_ g: inout some RandomNumberGenerator) -> Double {
             var s = 0.0
             for _ in 0..<10 { s -= Double.log(1 - g.nextUnit()) }
             return s

@@ -8,7 +8,7 @@ public protocol CleaningSampler: Sampler {
 
 extension CleaningSampler {
     /// The same as `fitResample(features:labels:)`: the generator is not used.
-    public func fitResample(features: MatrixView<Float>, labels: [Int], generator: inout SeededGenerator) throws -> Resampled {
+    public func fitResample(features: MatrixView<Float>, labels: [Int], generator: inout some RandomNumberGenerator) throws -> Resampled {
         try fitResample(features: features, labels: labels)
     }
 }

@@ -24,7 +24,7 @@ public struct ClusterCentroids: Sampler {
 
     /// - Throws: the input errors of `SMOTE`; `samplingStrategy` as for `RandomUnderSampler`;
     ///   `invalidParameter` naming `samplingStrategy` for a target of 0 rows.
-    public func fitResample(features: MatrixView<Float>, labels: [Int], generator: inout SeededGenerator) throws -> Resampled {
+    public func fitResample(features: MatrixView<Float>, labels: [Int], generator: inout some RandomNumberGenerator) throws -> Resampled {
         let dataset = try Dataset(features: features, labels: labels)
         let targets = try samplingStrategy.targets(classCounts: dataset.classCounts, purpose: .underSampling)
         let resampled = Set(targets.map(\.label))

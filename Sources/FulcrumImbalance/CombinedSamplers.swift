@@ -16,7 +16,7 @@ public struct SMOTEENN: Sampler {
     }
 
     /// - Throws: the errors of `SMOTE` and of `EditedNearestNeighbours`.
-    public func fitResample(features: MatrixView<Float>, labels: [Int], generator: inout SeededGenerator) throws -> Resampled {
+    public func fitResample(features: MatrixView<Float>, labels: [Int], generator: inout some RandomNumberGenerator) throws -> Resampled {
         try cleanAfterSMOTE(smote, features: features, labels: labels, generator: &generator) { try enn.fitResample(features: $0, labels: $1) }
     }
 }
@@ -33,13 +33,13 @@ public struct SMOTETomek: Sampler {
     }
 
     /// - Throws: the errors of `SMOTE` and of `TomekLinks`.
-    public func fitResample(features: MatrixView<Float>, labels: [Int], generator: inout SeededGenerator) throws -> Resampled {
+    public func fitResample(features: MatrixView<Float>, labels: [Int], generator: inout some RandomNumberGenerator) throws -> Resampled {
         try cleanAfterSMOTE(smote, features: features, labels: labels, generator: &generator) { try tomek.fitResample(features: $0, labels: $1) }
     }
 }
 
 func cleanAfterSMOTE(
-    _ smote: SMOTE, features: MatrixView<Float>, labels: [Int], generator: inout SeededGenerator,
+    _ smote: SMOTE, features: MatrixView<Float>, labels: [Int], generator: inout some RandomNumberGenerator,
     clean: (MatrixView<Float>, [Int]) throws -> Resampled
 ) throws -> Resampled {
     let over = try smote.fitResample(features: features, labels: labels, generator: &generator)

@@ -20,7 +20,7 @@ public struct CondensedNearestNeighbour: Sampler {
 
     /// - Throws: the input errors of `SMOTE`; `invalidParameter` naming `nNeighbors` below 1 or
     ///   above the size of the starting store.
-    public func fitResample(features: MatrixView<Float>, labels: [Int], generator: inout SeededGenerator) throws -> Resampled {
+    public func fitResample(features: MatrixView<Float>, labels: [Int], generator: inout some RandomNumberGenerator) throws -> Resampled {
         let dataset = try Dataset(features: features, labels: labels)
         let cleaned = Set(try samplingStrategy.targets(classCounts: dataset.classCounts, purpose: .cleaning).map(\.label))
         let minority = dataset.minorityClass
@@ -105,7 +105,7 @@ public struct OneSidedSelection: Sampler {
     }
 
     /// - Throws: as `CondensedNearestNeighbour`.
-    public func fitResample(features: MatrixView<Float>, labels: [Int], generator: inout SeededGenerator) throws -> Resampled {
+    public func fitResample(features: MatrixView<Float>, labels: [Int], generator: inout some RandomNumberGenerator) throws -> Resampled {
         let dataset = try Dataset(features: features, labels: labels)
         let targets = try samplingStrategy.targets(classCounts: dataset.classCounts, purpose: .cleaning)
         let cleaned = Set(targets.map(\.label))

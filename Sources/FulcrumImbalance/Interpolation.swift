@@ -25,7 +25,7 @@ struct InterpolationPlan {
     /// uniformly among the `seeds.count × k` (seed, neighbour) pairs, with gap uniform in
     /// `[0, stepSize)`.
     mutating func addUniform(
-        count: Int, seeds seedRows: [Int], neighbors: [[Int]], stepSize: Double, label: Int, generator: inout SeededGenerator
+        count: Int, seeds seedRows: [Int], neighbors: [[Int]], stepSize: Double, label: Int, generator: inout some RandomNumberGenerator
     ) {
         guard count > 0, let k = neighbors.first?.count, k > 0 else { return }
         for _ in 0..<count {

@@ -35,7 +35,7 @@ public struct KMeansSMOTE: Sampler {
     /// - Throws: the errors of `SMOTE` and `KMeans.fit` (naming `clusters`); `emptyReduction`
     ///   naming `clusterBalanceThreshold` when no cluster qualifies for a class (lower the
     ///   threshold or add clusters).
-    public func fitResample(features: MatrixView<Float>, labels: [Int], generator: inout SeededGenerator) throws -> Resampled {
+    public func fitResample(features: MatrixView<Float>, labels: [Int], generator: inout some RandomNumberGenerator) throws -> Resampled {
         let dataset = try Dataset(features: features, labels: labels)
         let targets = try samplingStrategy.targets(classCounts: dataset.classCounts, purpose: .overSampling)
         guard kNeighbors >= 1 else { throw FulcrumError.invalidParameter(argument: "kNeighbors", value: "\(kNeighbors)", requirement: ">= 1") }

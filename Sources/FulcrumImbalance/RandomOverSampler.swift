@@ -23,7 +23,7 @@ public struct RandomOverSampler: Sampler {
     /// - Throws: `invalidParameter` naming `shrinkage` when negative or not finite;
     ///   `emptyReduction` naming `features` when shrinkage is set and a resampled class has one
     ///   sample (its standard deviation is undefined); the input errors of `SMOTE`.
-    public func fitResample(features: MatrixView<Float>, labels: [Int], generator: inout SeededGenerator) throws -> Resampled {
+    public func fitResample(features: MatrixView<Float>, labels: [Int], generator: inout some RandomNumberGenerator) throws -> Resampled {
         if let s = shrinkage, !(s >= 0 && s.isFinite) {
             throw FulcrumError.invalidParameter(argument: "shrinkage", value: "\(s)", requirement: "finite and >= 0")
         }

@@ -20,7 +20,7 @@ public struct RandomUnderSampler: Sampler {
     ///
     /// - Throws: the input errors of `SMOTE`; `invalidParameter` naming `samplingStrategy` for a
     ///   count larger than a class.
-    public func fitResample(features: MatrixView<Float>, labels: [Int], generator: inout SeededGenerator) throws -> Resampled {
+    public func fitResample(features: MatrixView<Float>, labels: [Int], generator: inout some RandomNumberGenerator) throws -> Resampled {
         let dataset = try Dataset(features: features, labels: labels)
         let targets = Dictionary(uniqueKeysWithValues: try samplingStrategy.targets(classCounts: dataset.classCounts, purpose: .underSampling).map { ($0.label, $0.count) })
         var kept: [Int] = []

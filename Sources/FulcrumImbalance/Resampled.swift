@@ -35,5 +35,5 @@ public struct Resampled: Sendable, Equatable {
 /// a fixed order, so a seed fixes the result bitwise for any `Threads.count`.
 public protocol Sampler: Sendable {
     /// Resamples `features` (`N × D`, finite) with one label per row.
-    func fitResample(features: MatrixView<Float>, labels: [Int], generator: inout SeededGenerator) throws -> Resampled
+    func fitResample(features: MatrixView<Float>, labels: [Int], generator: inout some RandomNumberGenerator) throws -> Resampled
 }

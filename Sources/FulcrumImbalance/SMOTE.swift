@@ -27,7 +27,7 @@ public struct SMOTE: Sampler {
     /// - Throws: `FulcrumError` naming `labels` (wrong length, fewer than two classes),
     ///   `features` (NaN/±∞), `samplingStrategy` (see `SamplingStrategy.targets`) or `kNeighbors`
     ///   (below 1, or not smaller than a resampled class: the message names the class and its size).
-    public func fitResample(features: MatrixView<Float>, labels: [Int], generator: inout SeededGenerator) throws -> Resampled {
+    public func fitResample(features: MatrixView<Float>, labels: [Int], generator: inout some RandomNumberGenerator) throws -> Resampled {
         let dataset = try Dataset(features: features, labels: labels)
         var plan = InterpolationPlan()
         try addSamples(to: &plan, dataset: dataset, generator: &generator)
@@ -35,7 +35,7 @@ public struct SMOTE: Sampler {
     }
 
     /// Plans the synthetic rows of every resampled class (shared with the combined samplers).
-    func addSamples(to plan: inout InterpolationPlan, dataset: Dataset, generator: inout SeededGenerator) throws {
+    func addSamples(to plan: inout InterpolationPlan, dataset: Dataset, generator: inout some RandomNumberGenerator) throws {
         let targets = try samplingStrategy.targets(classCounts: dataset.classCounts, purpose: .overSampling)
         for (label, count) in targets where count > 0 {
             try dataset.requireNeighbors(kNeighbors, in: label, argument: "kNeighbors")

@@ -21,7 +21,7 @@ public struct SMOTEN: Sampler {
     }
 
     /// - Throws: the errors of `SMOTE`.
-    public func fitResample(features: MatrixView<Float>, labels: [Int], generator: inout SeededGenerator) throws -> Resampled {
+    public func fitResample(features: MatrixView<Float>, labels: [Int], generator: inout some RandomNumberGenerator) throws -> Resampled {
         let dataset = try Dataset(features: features, labels: labels)
         let targets = try samplingStrategy.targets(classCounts: dataset.classCounts, purpose: .overSampling)
         for (label, count) in targets where count > 0 { try dataset.requireNeighbors(kNeighbors, in: label, argument: "kNeighbors") }

@@ -25,7 +25,7 @@ public struct SMOTENC: Sampler {
     /// - Throws: the errors of `SMOTE`; `indexOutOfRange` naming `categoricalFeatures` for a
     ///   column outside `0..<D`; `invalidParameter` naming `categoricalFeatures` when every column
     ///   is categorical (use `SMOTEN`) or none is.
-    public func fitResample(features: MatrixView<Float>, labels: [Int], generator: inout SeededGenerator) throws -> Resampled {
+    public func fitResample(features: MatrixView<Float>, labels: [Int], generator: inout some RandomNumberGenerator) throws -> Resampled {
         let d = features.columns
         for (p, c) in categoricalFeatures.enumerated() where !(0..<d).contains(c) {
             throw FulcrumError.indexOutOfRange(argument: "categoricalFeatures", position: p, value: c, validRange: "0..<\(d)")
@@ -94,7 +94,7 @@ func medianStandardDeviation(_ dataset: Dataset, columns: [Int], rows: [Int]) ->
 
 /// The most frequent value; ties broken uniformly at random among the tied values (in
 /// ascending order, one draw).
-func mostFrequent(_ values: [Float], generator: inout SeededGenerator) -> Float {
+func mostFrequent(_ values: [Float], generator: inout some RandomNumberGenerator) -> Float {
     var counts: [Float: Int] = [:]
     for v in values { counts[v, default: 0] += 1 }
     let top = counts.values.max()!

@@ -38,7 +38,7 @@ public enum TemperatureSampling {
     ///
     /// - Throws: `invalidParameter` naming `probabilities` when empty, negative, non-finite or
     ///   summing to zero; `count` when negative.
-    public static func sample(_ count: Int, probabilities: [Double], generator: inout SeededGenerator) throws -> [Int] {
+    public static func sample(_ count: Int, probabilities: [Double], generator: inout some RandomNumberGenerator) throws -> [Int] {
         guard count >= 0 else { throw FulcrumError.invalidParameter(argument: "count", value: "\(count)", requirement: ">= 0") }
         let total = probabilities.reduce(0, +)
         guard !probabilities.isEmpty, probabilities.allSatisfy({ $0 >= 0 && $0.isFinite }), total > 0 else {

@@ -18,13 +18,13 @@ struct LabelledData {
     }
 
     func resample(_ sampler: some Sampler, seed: UInt64 = 7) throws -> Resampled {
-        var generator = SeededGenerator(seed: seed)
+        var generator = SplitMix64(seed: seed)
         return try withView { try sampler.fitResample(features: $0, labels: labels, generator: &generator) }
     }
 
     /// Random Gaussian-ish blobs: class `c` centred at `c · separation` on every axis.
     static func blobs(sizes: [Int], columns: Int, separation: Double = 1, seed: UInt64 = 1) -> LabelledData {
-        var generator = SeededGenerator(seed: seed)
+        var generator = SplitMix64(seed: seed)
         var features: [Float] = [], labels: [Int] = []
         for (c, size) in sizes.enumerated() {
             for _ in 0..<size {

@@ -6,7 +6,7 @@ import FulcrumKernels
 struct MixedAndClusterSamplerTests {
     /// Two continuous columns and a categorical column (codes 0, 1, 2) in column 1.
     func mixed() -> LabelledData {
-        var g = SeededGenerator(seed: 11)
+        var g = SplitMix64(seed: 11)
         var data = LabelledData.blobs(sizes: [40, 12], columns: 3, separation: 1.5, seed: 4)
         for i in 0..<data.rows { data.features[i * 3 + 1] = Float(g.nextIndex(below: 3)) }
         return data
@@ -53,7 +53,7 @@ struct MixedAndClusterSamplerTests {
 
     @Test("SMOTE-N: each synthetic row is the per-feature mode of a sample and its value-difference neighbours")
     func smoten() throws {
-        var g = SeededGenerator(seed: 12)
+        var g = SplitMix64(seed: 12)
         let n = 60
         let labels = (0..<n).map { $0 < 45 ? 0 : 1 }
         let features = (0..<(n * 3)).map { i -> Float in Float(g.nextIndex(below: labels[i / 3] == 0 ? 3 : 4)) }
@@ -99,7 +99,7 @@ struct MixedAndClusterSamplerTests {
     @Test("cluster centroids: blob means (soft) or the member nearest to each (hard)")
     func clusterCentroids() throws {
         // Majority: three tight far-apart blobs of five points; minority: three points.
-        var g = SeededGenerator(seed: 13)
+        var g = SplitMix64(seed: 13)
         var features: [Float] = [], labels: [Int] = []
         for centre: Float in [0, 100, 200] {
             for _ in 0..<5 { features += [centre + Float(g.nextUnit()), centre + Float(g.nextUnit())]; labels.append(0) }

@@ -44,7 +44,7 @@ struct ReweightingTests {
         // w = p / q with q = (0.2, 0.8).
         expectClose(try TemperatureSampling.scalarizationWeights(counts: [1, 4], temperature: 2), [(1.0 / 3) / 0.2, (2.0 / 3) / 0.8])
         #expect(throws: FulcrumError.self) { try TemperatureSampling.probabilities(counts: [1, 4], temperature: 0) }
-        var g1 = SeededGenerator(seed: 5), g2 = SeededGenerator(seed: 5)
+        var g1 = SplitMix64(seed: 5), g2 = SplitMix64(seed: 5)
         let draws = try TemperatureSampling.sample(20000, probabilities: [0.25, 0.75], generator: &g1)
         #expect(try TemperatureSampling.sample(20000, probabilities: [0.25, 0.75], generator: &g2) == draws)
         let share = Double(draws.filter { $0 == 0 }.count) / 20000

@@ -30,7 +30,7 @@ struct UnderSamplerTests {
     func tomekByHand() throws {
         // class 0 at 0, 1, 2, 10; class 1 (minority) at 2.1, 5, 6.
         let line = LabelledData(features: [0, 1, 2, 10, 2.1, 5, 6], labels: [0, 0, 0, 0, 1, 1, 1], columns: 1)
-        var g = SeededGenerator(seed: 1)
+        var g = SplitMix64(seed: 1)
         let auto = try line.withView { try TomekLinks().fitResample(features: $0, labels: line.labels, generator: &g) }
         #expect(auto.sampleIndices == [0, 1, 3, 4, 5, 6])
         let all = try line.withView { try TomekLinks(samplingStrategy: .all).fitResample(features: $0, labels: line.labels) }
@@ -116,7 +116,7 @@ struct UnderSamplerTests {
     func condensed() throws {
         let minority = members(2)
         func nearestLabel(_ i: Int, _ store: [Int]) -> Int { data.labels[bruteNeighbors(data, of: i, among: store, k: 1)[0]] }
-        var g = SeededGenerator(seed: 7)
+        var g = SplitMix64(seed: 7)
         var cnn = minority, oss = minority
         for label in [0, 1] {
             let rows = members(label)
@@ -129,7 +129,7 @@ struct UnderSamplerTests {
             }
         }
         #expect(try data.resample(CondensedNearestNeighbour(), seed: 7).sampleIndices == cnn.sorted())
-        var h = SeededGenerator(seed: 7)
+        var h = SplitMix64(seed: 7)
         for label in [0, 1] {
             let rows = members(label)
             let seed = rows[h.nextIndex(below: rows.count)]

@@ -5,7 +5,7 @@ import Testing
 struct NeighborsKMeansTests {
     /// Three tight blobs around (0,0), (10,0), (0,10) with 50, 30 and 20 points.
     func blobs() -> (data: [Float], truth: [Int]) {
-        var generator = SeededGenerator(seed: 21)
+        var generator = SplitMix64(seed: 21)
         let centres: [(Float, Float)] = [(0, 0), (10, 0), (0, 10)]
         var data: [Float] = [], truth: [Int] = []
         for (c, size) in [(0, 50), (1, 30), (2, 20)] {
@@ -20,7 +20,7 @@ struct NeighborsKMeansTests {
     @Test("recovers separated blobs; the result is a Lloyd fixed point checked by brute force")
     func blobsRecovered() throws {
         let (data, truth) = blobs()
-        var generator = SeededGenerator(seed: 1)
+        var generator = SplitMix64(seed: 1)
         let result = try view(data, rows: 100, columns: 2) { try KMeans.fit($0, clusters: 3, generator: &generator) }
         // Same partition as the truth, up to relabelling.
         var mapping: [Int: Int] = [:]
@@ -48,11 +48,11 @@ struct NeighborsKMeansTests {
     @Test("the same seed gives the same clustering; clusters = N puts every point alone")
     func seededAndExtremes() throws {
         let (data, _) = blobs()
-        var g1 = SeededGenerator(seed: 9), g2 = SeededGenerator(seed: 9)
+        var g1 = SplitMix64(seed: 9), g2 = SplitMix64(seed: 9)
         let a = try view(data, rows: 100, columns: 2) { try KMeans.fit($0, clusters: 7, generator: &g1) }
         let b = try view(data, rows: 100, columns: 2) { try KMeans.fit($0, clusters: 7, generator: &g2) }
         #expect(a == b)
-        var g3 = SeededGenerator(seed: 3)
+        var g3 = SplitMix64(seed: 3)
         let alone = try view(data, rows: 12, columns: 2) { try KMeans.fit($0, clusters: 12, generator: &g3) }
         #expect(Set(alone.labels).count == 12)
         #expect(alone.inertia == 0)
@@ -61,7 +61,7 @@ struct NeighborsKMeansTests {
     @Test("bad parameters throw naming the argument")
     func badParameters() throws {
         let (data, _) = blobs()
-        var generator = SeededGenerator(seed: 1)
+        var generator = SplitMix64(seed: 1)
         try view(data, rows: 100, columns: 2) { points in
             #expect(throws: FulcrumError.invalidParameter(argument: "clusters", value: "0", requirement: "in 1...100 (the rows of points)")) {
                 try KMeans.fit(points, clusters: 0, generator: &generator)

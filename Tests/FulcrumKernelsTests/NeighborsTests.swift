@@ -58,7 +58,7 @@ func expectMatchesReference(
 
 /// Uniform data in [−1, 1) with some rows duplicated exactly.
 func randomPoints(rows: Int, columns: Int, seed: UInt64, duplicates: Int = 0) -> [Float] {
-    var generator = SeededGenerator(seed: seed)
+    var generator = SplitMix64(seed: seed)
     var data = (0..<(rows * columns)).map { _ in Float(generator.nextUnit() * 2 - 1) }
     for _ in 0..<duplicates {
         let (from, to) = (generator.nextIndex(below: rows), generator.nextIndex(below: rows))
@@ -115,7 +115,7 @@ struct NeighborsTests {
     @Test("D = 1 small integers: exact ties broken by lower index at every k")
     func integerTies() throws {
         let n = 200
-        var generator = SeededGenerator(seed: 5)
+        var generator = SplitMix64(seed: 5)
         let data = (0..<n).map { _ in Float(generator.nextIndex(below: 10)) }
         try view(data, rows: n, columns: 1) { points in
             for k in [1, 5, 30, 199] {
@@ -237,7 +237,7 @@ struct NeighborsThreadTests {
         }
         #expect(results[0] == results[1])
         #expect(queryResults[0] == queryResults[1])
-        var g1 = SeededGenerator(seed: 4), g2 = SeededGenerator(seed: 4)
+        var g1 = SplitMix64(seed: 4), g2 = SplitMix64(seed: 4)
         try Threads.setCount(1)
         let one = try view(data, rows: n, columns: d) { try KMeans.fit($0, clusters: 9, generator: &g1) }
         try Threads.setCount(2)

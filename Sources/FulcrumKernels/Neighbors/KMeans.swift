@@ -39,7 +39,7 @@ public enum KMeans {
     ///   `nonFiniteValue` naming `points`.
     public static func fit(
         _ points: MatrixView<Float>, clusters: Int, maxIterations: Int = 300, tolerance: Double = 1e-4,
-        generator: inout SeededGenerator
+        generator: inout some RandomNumberGenerator
     ) throws -> Result {
         let (n, d) = (points.rows, points.columns)
         guard clusters >= 1, clusters <= n else {
@@ -79,7 +79,7 @@ public enum KMeans {
     }
 
     /// k-means++ seeding: `clusters` rows of `points`, copied.
-    static func seedCentres(_ points: MatrixView<Float>, clusters: Int, generator: inout SeededGenerator) -> [Float] {
+    static func seedCentres(_ points: MatrixView<Float>, clusters: Int, generator: inout some RandomNumberGenerator) -> [Float] {
         let (n, d) = (points.rows, points.columns)
         var centres = [Float]()
         centres.reserveCapacity(clusters * d)
