@@ -56,6 +56,31 @@ fulcrum_double4 fulcrum_select_less_double4(fulcrum_double4 a, fulcrum_double4 b
     return __builtin_bit_cast(fulcrum_double4, (m & __builtin_bit_cast(fulcrum_long4, x)) | (~m & __builtin_bit_cast(fulcrum_long4, y)));
 }
 
+// Copies one 64-byte cache line to a 64-byte-aligned destination with non-temporal stores: the
+// line is written without first being read for ownership and without evicting cached data, which
+// is what a radix sort's scatter wants for its full write-combined lines. `source` must be 16-byte
+// aligned. Call `fulcrum_store_fence` before other threads read what was stored.
+typedef long long fulcrum_line_part __attribute__((ext_vector_type(2)));
+
+static inline __attribute__((always_inline))
+void fulcrum_stream_line(void *destination, const void *source) {
+    const fulcrum_line_part *s = (const fulcrum_line_part *)source;
+    fulcrum_line_part *d = (fulcrum_line_part *)destination;
+    __builtin_nontemporal_store(s[0], d);
+    __builtin_nontemporal_store(s[1], d + 1);
+    __builtin_nontemporal_store(s[2], d + 2);
+    __builtin_nontemporal_store(s[3], d + 3);
+}
+
+// Orders earlier non-temporal stores before later stores (x86 `sfence`; a no-op elsewhere, where
+// `__builtin_nontemporal_store` is an ordinary store).
+static inline __attribute__((always_inline))
+void fulcrum_store_fence(void) {
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_ia32_sfence();
+#endif
+}
+
 // The lanes where a <= b, as the low 8 bits of an integer (lane 0 in bit 0): one compare and one
 // movemask on AVX (two of each on SSE). Swift has no mask-to-bits operation and its `any(_:)` is
 // an out-of-line reduction; the kNN kernel's top-k test calls this for every 8 distances.

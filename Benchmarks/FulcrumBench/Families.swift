@@ -4,4 +4,6 @@ let benchFamilies: [@Sendable (BenchContext) throws -> Void] = [
     crossEntropyBenchmarks,
     neighborsBenchmarks,
     smoteBenchmarks,
+    calibrationBenchmarks,
+    gatingBenchmarks,
 ]

@@ -1,0 +1,38 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// An uninitialised buffer of trivial elements for the metrics' large temporaries (sort keys,
+/// scratch), allocated 2 MiB-aligned and, on Linux, advised to use transparent huge pages.
+///
+/// Fresh memory costs a page fault per 4 KiB page on first touch: for the 80 MB a 10⁷-score sort
+/// needs, that is ~20 000 faults, as long as the sort itself. With huge pages it is ~40.
+final class LargeBuffer<Element>: @unchecked Sendable {
+    let pointer: UnsafeMutablePointer<Element>
+    let count: Int
+
+    init(count: Int) {
+        self.count = count
+        let bytes = max(1, count) * MemoryLayout<Element>.stride
+        let alignment = bytes >= 1 << 21 ? 1 << 21 : 64
+        var raw: UnsafeMutableRawPointer?
+        guard posix_memalign(&raw, alignment, bytes) == 0, let raw else { fatalError("out of memory allocating \(bytes) bytes") }
+        #if os(Linux)
+        if bytes >= 1 << 21 { _ = madvise(raw, bytes, MADV_HUGEPAGE) }
+        #endif
+        pointer = raw.bindMemory(to: Element.self, capacity: max(1, count))
+    }
+
+    deinit { free(pointer) }
+
+    /// Calls `body` with the memory, keeping the buffer alive until `body` returns (a bare
+    /// `buffer` outlives the object only while the object is otherwise referenced).
+    func withBuffer<R>(_ body: (UnsafeMutableBufferPointer<Element>) throws -> R) rethrows -> R {
+        try withExtendedLifetime(self) { try body(buffer) }
+    }
+
+    var buffer: UnsafeMutableBufferPointer<Element> { UnsafeMutableBufferPointer(start: pointer, count: count) }
+    var readOnly: UnsafeBufferPointer<Element> { UnsafeBufferPointer(start: pointer, count: count) }
+}

@@ -1,0 +1,177 @@
+/// The backward pass for one token (formulas in `Gating.backward`), with per-block scratch.
+struct GatingBackwardRow {
+    let configuration: GatingConfiguration
+    let experts: Int
+    let paddedExperts: Int
+    let zLoss: Float
+    /// pⱼ = e^{xⱼ − lse} of the current row.
+    let probabilities: UnsafeMutablePointer<Float>
+    /// σⱼ of the current row (sigmoid only).
+    let sigmoids: UnsafeMutablePointer<Float>
+    /// The k selected experts (dropped marks removed), their weights before λ, and ∂L/∂w.
+    let chosen: UnsafeMutablePointer<Int32>
+    let normalized: UnsafeMutablePointer<Float>
+    let upstream: UnsafeMutablePointer<Float>
+
+    init(_ configuration: GatingConfiguration, zLossCoefficient: Float) {
+        self.configuration = configuration
+        experts = configuration.totalExpertCount
+        paddedExperts = (experts + 7) & ~7
+        zLoss = zLossCoefficient
+        probabilities = .allocate(capacity: paddedExperts)
+        sigmoids = .allocate(capacity: paddedExperts)
+        let k = configuration.topK
+        chosen = .allocate(capacity: k)
+        normalized = .allocate(capacity: k)
+        upstream = .allocate(capacity: k)
+    }
+
+    func deallocate() {
+        probabilities.deallocate(); sigmoids.deallocate()
+        chosen.deallocate(); normalized.deallocate(); upstream.deallocate()
+    }
+
+    /// The S×E′ coefficients copied into zero-padded rows of whole vectors, after checking them.
+    static func paddedCoefficients(_ c: MatrixView<Double>?, sequences: Int, experts: Int) throws -> UnsafeMutablePointer<Double>? {
+        guard let c else { return nil }
+        try checkShape(c, rows: sequences, columns: experts, argument: "balanceCoefficients")
+        let stride = (experts + 7) & ~7
+        let copy = UnsafeMutablePointer<Double>.allocate(capacity: max(1, sequences * stride))
+        copy.initialize(repeating: 0, count: max(1, sequences * stride))
+        for s in 0..<sequences {
+            for e in 0..<experts {
+                guard c[s, e].isFinite else {
+                    copy.deallocate()
+                    throw FulcrumError.nonFiniteValue(argument: "balanceCoefficients", row: s, column: e)
+                }
+                copy[s * stride + e] = c[s, e]
+            }
+        }
+        return copy
+    }
+
+    /// Writes ∂L/∂x for row `x` into `out`; returns false (and writes nothing) for non-finite x.
+    @inline(__always)
+    func differentiate(
+        _ x: UnsafePointer<Float>, lse: Float, indices: UnsafePointer<Int32>, weightGradients: UnsafePointer<Float>?,
+        coefficients: UnsafePointer<Double>?, into out: UnsafeMutablePointer<Float>
+    ) -> Bool {
+        let sigmoid = configuration.scoreFunction == .sigmoid
+        // Pass 1: pⱼ, σⱼ, and the sums the balance term needs (dot products in Double: the
+        // balance gradient is a difference cⱼ − Σcp of nearly equal numbers).
+        let shift = SIMD8<Float>(repeating: lse)
+        var check = SIMD8<Float>(), sumSigma = SIMD8<Float>()
+        var dotP = SIMD4<Double>(), dotSigma = SIMD4<Double>()
+        var j = 0
+        while j < paddedExperts {
+            let full = j + 8 <= experts
+            let v = full ? x.loadVector(at: j) : x.loadVector(at: j, count: experts - j, padding: -.infinity)
+            check += (full ? v : x.loadVector(at: j, count: experts - j, padding: 0)) * 0
+            probabilities.storeVector(Float.exp(v - shift), at: j)
+            if sigmoid {
+                let s = 1 / (1 + Float.exp(-v))
+                sigmoids.storeVector(s, at: j)
+                sumSigma += s
+            }
+            j &+= 8
+        }
+        guard check.sum() == 0 else { return false }
+        // The Double dot products read the stored values back in a loop of their own: fused into
+        // the loop above, the split into Double halves would also split the exponentials.
+        if let coefficients {
+            j = 0
+            while j < paddedExperts {
+                dotP += dotDoubles(UnsafePointer(probabilities).loadVector(at: j), coefficients, j)
+                if sigmoid { dotSigma += dotDoubles(UnsafePointer(sigmoids).loadVector(at: j), coefficients, j) }
+                j &+= 8
+            }
+        }
+
+        // Pass 2: the dense part. Softmax: pⱼ·(cⱼ + a) with a = 2γ·lse − Σcp (− λ·Σₐgₐp_{eₐ} for
+        // unnormalised pre-softmax weights); sigmoid: qⱼ(1 − σⱼ)(cⱼ − Σcq) + 2γ·lse·pⱼ.
+        let twoGammaL = 2 * zLoss * lse
+        let k = configuration.topK
+        let lambda = configuration.scalingFactor
+        gatherSelection(indices, weightGradients)
+        let sigmaSum = sumSigma.sum()
+        let fallback = sigmaSum < sigmoidSumFloor
+        var offset: Double
+        if sigmoid {
+            offset = -(fallback ? dotP.sum() : dotSigma.sum() / Double(sigmaSum))
+        } else {
+            offset = Double(twoGammaL) - dotP.sum()
+            if !configuration.weightsAreSelectedSoftmax {
+                var pg: Float = 0
+                for a in 0..<k { pg += upstream[a] * probabilities[Int(chosen[a])] }
+                offset -= Double(lambda * pg)
+            }
+        }
+        let uniformOffset = SIMD8<Float>(repeating: Float(offset))
+        j = 0
+        while j < paddedExperts {
+            let p = UnsafePointer(probabilities).loadVector(at: j)
+            let centered = coefficients.map { shiftedFloats($0, j, offset) } ?? uniformOffset
+            var g: SIMD8<Float>
+            if sigmoid {
+                let s = UnsafePointer(sigmoids).loadVector(at: j)
+                let q = fallback ? p : s * (1 / sigmaSum)
+                g = Float.multiplyAdd(q * (1 - s), coefficients == nil ? SIMD8() : centered, p * twoGammaL)
+            } else {
+                g = p * centered
+            }
+            if j + 8 <= experts { out.storeVector(g, at: j) } else { out.storeVector(g, at: j, count: experts - j) }
+            j &+= 8
+        }
+
+        // The selected experts.
+        if configuration.weightsAreSelectedSoftmax || (sigmoid && configuration.normalizeTopK) {
+            if sigmoid {
+                normalizedOrSoftmax(sigmoids, x, chosen, k, into: normalized)
+            } else {
+                selectedSoftmax(x, chosen, k, into: normalized)
+            }
+            var mean: Float = 0
+            for a in 0..<k { mean += upstream[a] * normalized[a] }
+            for b in 0..<k {
+                let e = Int(chosen[b])
+                let damp: Float = sigmoid ? 1 - sigmoids[e] : 1
+                out[e] += lambda * normalized[b] * damp * (upstream[b] - mean)
+            }
+        } else {
+            for b in 0..<k {
+                let e = Int(chosen[b])
+                let local = sigmoid ? sigmoids[e] * (1 - sigmoids[e]) : probabilities[e]
+                out[e] += lambda * upstream[b] * local
+            }
+        }
+        return true
+    }
+
+    /// Fills `chosen` (experts, marks removed) and `upstream` (∂L/∂w, 0 where dropped or absent).
+    @inline(__always)
+    private func gatherSelection(_ indices: UnsafePointer<Int32>, _ weightGradients: UnsafePointer<Float>?) {
+        for a in 0..<configuration.topK {
+            let raw = indices[a]
+            chosen[a] = raw < 0 ? ~raw : raw
+            upstream[a] = raw < 0 ? 0 : weightGradients?[a] ?? 0
+        }
+    }
+}
+
+/// Σ over 8 lanes of Double(v[l])·c[j + l], as 4 partial sums.
+@inline(__always)
+private func dotDoubles(_ v: SIMD8<Float>, _ c: UnsafePointer<Double>, _ j: Int) -> SIMD4<Double> {
+    let raw = UnsafeRawPointer(c + j)
+    let low = raw.loadUnaligned(as: SIMD4<Double>.self) * SIMD4<Double>(v.lowHalf)
+    return low + raw.loadUnaligned(fromByteOffset: 32, as: SIMD4<Double>.self) * SIMD4<Double>(v.highHalf)
+}
+
+/// Float(c[j + l] + offset) for 8 lanes: the sum in Double, one rounding to Float.
+@inline(__always)
+private func shiftedFloats(_ c: UnsafePointer<Double>, _ j: Int, _ offset: Double) -> SIMD8<Float> {
+    let raw = UnsafeRawPointer(c + j)
+    let shift = SIMD4<Double>(repeating: offset)
+    let low = SIMD4<Float>(raw.loadUnaligned(as: SIMD4<Double>.self) + shift)
+    let high = SIMD4<Float>(raw.loadUnaligned(fromByteOffset: 32, as: SIMD4<Double>.self) + shift)
+    return SIMD8(lowHalf: low, highHalf: high)
+}

@@ -1,0 +1,55 @@
+import Testing
+@testable import FulcrumKernels
+
+@Suite("Gating backward against central finite differences in Double")
+struct GatingBackwardTests {
+    @Test(arguments: gatingCases)
+    func matchesFiniteDifferences(_ testCase: GatingCase) throws {
+        let c = testCase.configuration
+        let experts = c.totalExpertCount
+        var random = TestRandom(seed: 29)
+        let n = 48
+        let offsets = [0, 10, 31, 48]
+        let logits = random.logits(n, experts)
+        let bias = testCase.withBias ? (0..<experts).map { _ in Float(random.uniform(-0.5, 0.5)) } : nil
+        let forward = try route(logits, c, bias: bias, offsets: offsets)
+        let g = try Matrix<Float>(rows: n, columns: c.topK, elements: (0..<(n * c.topK)).map { _ in Float(random.uniform(-1, 1)) })
+        let coefficients = try Matrix<Double>(rows: 3, columns: experts, elements: (0..<(3 * experts)).map { _ in random.uniform(-2, 2) })
+        let gamma: Float = 0.03
+        var gradient = try Matrix<Float>(rows: n, columns: experts, repeating: .nan)
+        try logits.withView { x in try forward.indices.withView { idx in try g.withView { gv in try coefficients.withView { cv in
+            try forward.logSumExp.withUnsafeBufferPointer { lse in
+                try gradient.withMutableView { out in
+                    try Gating.backward(logits: x, configuration: c, indices: idx, logSumExp: lse, weightGradients: gv,
+                                        balanceCoefficients: cv, sequenceOffsets: offsets, zLossCoefficient: gamma, into: out)
+                }
+            }
+        } } } }
+        for t in 0..<n {
+            let sequence = offsets.lastIndex { $0 <= t }!
+            let x = (0..<experts).map { Double(logits[t, $0]) }
+            let fd = GatingReference.rowGradient(
+                x, c, indices: (0..<c.topK).map { forward.indices[t, $0] }, g: (0..<c.topK).map { Double(g[t, $0]) },
+                coefficients: (0..<experts).map { coefficients[sequence, $0] }, gamma: Double(gamma))
+            for j in 0..<experts {
+                #expect(close(Double(gradient[t, j]), fd[j], abs: 2e-5, rel: 1e-4), "row \(t) column \(j): \(gradient[t, j]) vs \(fd[j])")
+            }
+        }
+    }
+
+    @Test func onlyTheZLoss() throws {
+        // With g = 0 and no balance term, ∂(γ·lse²)/∂xⱼ = 2γ·lse·pⱼ; for x = [0, 0] lse = log 2, p = ½.
+        let logits = try Matrix<Float>(rows: 1, columns: 2, elements: [0, 0])
+        let c = GatingConfiguration(expertCount: 2, topK: 1)
+        let forward = try route(logits, c)
+        var gradient = try Matrix<Float>(rows: 1, columns: 2, repeating: .nan)
+        try logits.withView { x in try forward.indices.withView { idx in try forward.logSumExp.withUnsafeBufferPointer { lse in
+            try gradient.withMutableView { out in
+                try Gating.backward(logits: x, configuration: c, indices: idx, logSumExp: lse, weightGradients: nil,
+                                    balanceCoefficients: nil, zLossCoefficient: 0.5, into: out)
+            }
+        } } }
+        let expected = Float.log(2) * 0.5  // 2·0.5·log 2·½
+        #expect(gradient.storage.allSatisfy { abs($0 - expected) < 1e-7 })
+    }
+}
