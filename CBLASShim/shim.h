@@ -81,6 +81,16 @@ void fulcrum_store_fence(void) {
 #endif
 }
 
+// The lanes where a <= b, as the low 8 bits of an integer (lane 0 in bit 0): one compare and one
+// movemask on AVX (two of each on SSE). Swift has no mask-to-bits operation and its `any(_:)` is
+// an out-of-line reduction; the kNN kernel's top-k test calls this for every 8 distances.
+static inline __attribute__((always_inline))
+unsigned fulcrum_lanes_less_equal_float8(fulcrum_float8 a, fulcrum_float8 b) {
+    typedef _Bool fulcrum_bool8 __attribute__((ext_vector_type(8)));
+    fulcrum_bool8 m = __builtin_convertvector(a <= b, fulcrum_bool8);
+    return (unsigned)__builtin_bit_cast(unsigned char, m);
+}
+
 // 1 when the translation unit is compiled for a CPU with fused multiply-add, 0 otherwise.
 static inline int fulcrum_has_fused_multiply_add(void) {
 #if defined(__FMA__)

@@ -2,6 +2,8 @@
 /// reports one row per case. Add a family by adding its function here.
 let benchFamilies: [@Sendable (BenchContext) throws -> Void] = [
     crossEntropyBenchmarks,
+    neighborsBenchmarks,
+    smoteBenchmarks,
     calibrationBenchmarks,
     gatingBenchmarks,
     lossesBenchmarks,

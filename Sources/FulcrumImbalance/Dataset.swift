@@ -1,0 +1,169 @@
+import FulcrumKernels
+
+/// Validated input of a sampler: the features, the labels and the rows of each class.
+struct Dataset {
+    let features: MatrixView<Float>
+    let labels: [Int]
+    /// Ascending class labels.
+    let classes: [Int]
+    /// Row indices of each class, ascending, in `classes` order.
+    let members: [[Int]]
+
+    var rows: Int { features.rows }
+    var columns: Int { features.columns }
+
+    /// Checks labels length, finiteness, at least two classes.
+    ///
+    /// - Throws: `shapeMismatch` naming `labels`; `nonFiniteValue` naming `features`;
+    ///   `invalidParameter` naming `labels` when fewer than two classes are present.
+    init(features: MatrixView<Float>, labels: [Int], minimumClasses: Int = 2) throws {
+        guard labels.count == features.rows else {
+            throw FulcrumError.shapeMismatch(argument: "labels", expected: "\(features.rows)", actual: "\(labels.count)")
+        }
+        if let (row, column) = features.firstNonFinite() {
+            throw FulcrumError.nonFiniteValue(argument: "features", row: row, column: column)
+        }
+        let (classes, members) = groupByClass(labels)
+        self.classes = classes
+        guard classes.count >= minimumClasses else {
+            throw FulcrumError.invalidParameter(
+                argument: "labels", value: "\(classes.count) class\(classes.count == 1 ? "" : "es")",
+                requirement: "at least \(minimumClasses) classes to resample")
+        }
+        self.members = members
+        self.features = features
+        self.labels = labels
+    }
+
+    /// `(label, size)` of every class.
+    var classCounts: [(label: Int, count: Int)] { zip(classes, members).map { ($0, $1.count) } }
+
+    /// Rows of class `label`.
+    func rows(of label: Int) -> [Int] { members[classes.firstIndex(of: label)!] }
+
+    /// The smallest class (ties to the lower label).
+    var minorityClass: Int { classCounts.min { $0.count < $1.count || ($0.count == $1.count && $0.label < $1.label) }!.label }
+
+    /// Throws unless `k` neighbours (self excluded) exist in class `label`.
+    func requireNeighbors(_ k: Int, in label: Int, argument: String) throws {
+        let size = rows(of: label).count
+        guard k >= 1 else { throw FulcrumError.invalidParameter(argument: argument, value: "\(k)", requirement: ">= 1") }
+        guard k < size else {
+            throw FulcrumError.invalidParameter(
+                argument: argument, value: "\(k)",
+                requirement: "smaller than the size of class \(label), which has \(size) sample\(size == 1 ? "" : "s") (a sample is not its own neighbour)")
+        }
+    }
+
+    /// Copies rows `subset` into a contiguous matrix.
+    func gather(_ subset: [Int]) -> [Float] {
+        let d = columns
+        return [Float](unsafeUninitializedCapacity: subset.count * d) { buffer, count in
+            for (r, i) in subset.enumerated() {
+                (buffer.baseAddress! + r * d).initialize(from: features.row(i), count: d)
+            }
+            count = subset.count * d
+        }
+    }
+
+    /// The `k` nearest neighbours of each row of `subset` among `subset` itself (self excluded
+    /// by index), as rows of the dataset: `result[p]` belongs to `subset[p]`.
+    func neighborsWithin(_ subset: [Int], k: Int) throws -> [[Int]] {
+        let data = gather(subset)
+        let table = try data.withUnsafeBufferPointer {
+            try NearestNeighbors.searchSelf(MatrixView(unchecked: $0.baseAddress, rows: subset.count, columns: columns, rowStride: columns), k: k)
+        }
+        return (0..<subset.count).map { p in table.neighbors(of: p).map { subset[$0] } }
+    }
+
+    /// The `k` nearest rows of `base` to each row of `queries` (a query that is also in `base`
+    /// is excluded by index when `excludeSelf`), as rows of the dataset, with squared distances.
+    func neighbors(of queries: [Int], among base: [Int], k: Int, excludeSelf: Bool) throws -> (indices: [[Int]], distances: [[Float]]) {
+        let q = gather(queries), b = gather(base)
+        let d = columns
+        let extra = excludeSelf ? 1 : 0
+        let table = try q.withUnsafeBufferPointer { qp in
+            try b.withUnsafeBufferPointer { bp in
+                try NearestNeighbors.search(
+                    queries: MatrixView(unchecked: qp.baseAddress, rows: queries.count, columns: d, rowStride: d),
+                    base: MatrixView(unchecked: bp.baseAddress, rows: base.count, columns: d, rowStride: d),
+                    k: min(k + extra, base.count))
+            }
+        }
+        var indices: [[Int]] = [], distances: [[Float]] = []
+        for (p, row) in queries.enumerated() {
+            var found: [Int] = [], found2: [Float] = []
+            for (j, dist) in zip(table.neighbors(of: p), table.distances(of: p)) where !(excludeSelf && base[j] == row) && found.count < k {
+                found.append(base[j])
+                found2.append(dist)
+            }
+            indices.append(found)
+            distances.append(found2)
+        }
+        return (indices, distances)
+    }
+
+    /// The `k` nearest neighbours of every row among all rows (self excluded by index).
+    func neighborsOfAll(k: Int) throws -> [[Int]] {
+        try neighborsWithin(Array(0..<rows), k: k)
+    }
+
+    /// Original rows then `extra` more rows written by `fill` (given the address of the first
+    /// extra row), with their labels, in one allocation; the original rows are copied in
+    /// parallel blocks (the first touch of a large fresh buffer is itself a cost worth sharing).
+    func appending(rows extra: Int, labels extraLabels: [Int], fill: (UnsafeMutablePointer<Float>) -> Void) -> Resampled {
+        let (n, d) = (rows, columns)
+        let features = [Float](unsafeUninitializedCapacity: (n + extra) * d) { buffer, count in
+            let base = buffer.baseAddress!
+            let out = UncheckedSendableBox(base), source = self.features
+            Threads.forEachBlock(count: n, blockSize: 4096) { _, range in
+                for i in range { (out.value + i * d).initialize(from: source.row(i), count: d) }
+            }
+            fill(base + n * d)
+            count = (n + extra) * d
+        }
+        return Resampled(features: features, labels: labels + extraLabels, columns: d, sampleIndices: nil)
+    }
+
+    /// Original rows then the planned synthetic rows.
+    func appending(_ plan: InterpolationPlan) -> Resampled {
+        appending(rows: plan.count, labels: plan.labels) { plan.write(from: features, into: $0) }
+    }
+
+    /// Original rows then `synthetic` (row-major).
+    func appending(_ synthetic: [Float], labels syntheticLabels: [Int]) -> Resampled {
+        appending(rows: syntheticLabels.count, labels: syntheticLabels) { target in
+            synthetic.withUnsafeBufferPointer { if let s = $0.baseAddress { target.initialize(from: s, count: $0.count) } }
+        }
+    }
+
+    /// The rows `kept` (any order, no duplicates unless sampling with replacement), in ascending order.
+    func keeping(_ kept: [Int]) -> Resampled {
+        let sorted = kept.sorted()
+        return Resampled(features: gather(sorted), labels: sorted.map { labels[$0] }, columns: columns, sampleIndices: sorted)
+    }
+}
+
+/// Ascending class labels and the ascending rows of each. Labels in a compact range (the usual
+/// `0..<C`) are bucketed by an array, others through a dictionary.
+func groupByClass(_ labels: [Int]) -> (classes: [Int], members: [[Int]]) {
+    guard let low = labels.min(), let high = labels.max() else { return ([], []) }
+    if high.subtractingReportingOverflow(low).partialValue < 1 << 16, high >= low {
+        var counts = [Int](repeating: 0, count: high - low + 1)
+        for label in labels { counts[label - low] += 1 }
+        var slot = [Int](repeating: -1, count: counts.count)
+        var classes: [Int] = [], members: [[Int]] = []
+        for (offset, count) in counts.enumerated() where count > 0 {
+            slot[offset] = classes.count
+            classes.append(low + offset)
+            members.append([])
+            members[members.count - 1].reserveCapacity(count)
+        }
+        for (i, label) in labels.enumerated() { members[slot[label - low]].append(i) }
+        return (classes, members)
+    }
+    var byClass: [Int: [Int]] = [:]
+    for (i, label) in labels.enumerated() { byClass[label, default: []].append(i) }
+    let classes = byClass.keys.sorted()
+    return (classes, classes.map { byClass[$0]! })
+}

@@ -1,0 +1,61 @@
+/// Bounded sorted candidate lists, one per point: the top-k selection of the kNN kernel.
+///
+/// List `i` holds its `width` best candidates `(distance, index)` in ascending lexicographic
+/// order (distance first, then index, so that ties go to the lower index), and `worst[i]` /
+/// `worstIndex[i]` mirror its last entry in separate contiguous arrays so that the distance
+/// micro-kernel can compare eight or sixteen candidates against eight or sixteen thresholds with
+/// one vector compare. Empty slots hold `(+∞, Int32.max)`. A candidate that is not better than
+/// the last entry is dropped; a better one is inserted by shifting the tail (width is small).
+///
+/// The top-`width` of a set under a total order does not depend on the order candidates arrive
+/// in; the kernel nevertheless feeds each list in an order fixed by its tile schedule.
+@usableFromInline
+final class NeighborLists: @unchecked Sendable {
+    @usableFromInline let count: Int
+    @usableFromInline let width: Int
+    @usableFromInline let distances: UnsafeMutablePointer<Float>
+    @usableFromInline let indices: UnsafeMutablePointer<Int32>
+    @usableFromInline let worst: UnsafeMutablePointer<Float>
+    @usableFromInline let worstIndex: UnsafeMutablePointer<Int32>
+
+    init(count: Int, width: Int) {
+        self.count = count
+        self.width = width
+        distances = .allocate(capacity: count * width)
+        indices = .allocate(capacity: count * width)
+        worst = .allocate(capacity: count)
+        worstIndex = .allocate(capacity: count)
+        distances.initialize(repeating: .infinity, count: count * width)
+        indices.initialize(repeating: .max, count: count * width)
+        worst.initialize(repeating: .infinity, count: count)
+        worstIndex.initialize(repeating: .max, count: count)
+    }
+
+    deinit {
+        distances.deallocate()
+        indices.deallocate()
+        worst.deallocate()
+        worstIndex.deallocate()
+    }
+
+    /// Offers candidate `(d, j)` to list `i`; keeps it when it beats the list's last entry.
+    /// An infinite `d` marks a pad or the point itself and is never kept.
+    @inlinable @inline(__always)
+    func offer(_ i: Int, _ d: Float, _ j: Int32) {
+        let w = worst[i]
+        guard d < .infinity, d < w || (d == w && j < worstIndex[i]) else { return }
+        let base = distances + i * width, ids = indices + i * width
+        var p = width - 1
+        while p > 0 {
+            let (pd, pj) = (base[p - 1], ids[p - 1])
+            if pd < d || (pd == d && pj < j) { break }
+            base[p] = pd
+            ids[p] = pj
+            p -= 1
+        }
+        base[p] = d
+        ids[p] = j
+        worst[i] = base[width - 1]
+        worstIndex[i] = ids[width - 1]
+    }
+}

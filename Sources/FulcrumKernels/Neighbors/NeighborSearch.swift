@@ -1,0 +1,152 @@
+/// The tiled drivers of the kNN kernel: they walk the micro-kernel over cache-sized tiles in
+/// parallel and turn the candidate lists into the exact, tie-broken answer.
+enum NeighborSearch {
+    /// Rows per tile (a multiple of `PreparedPoints.padding`): 96 prepared rows of up to 128
+    /// Floats stay in L2 while a 16-point panel streams through L1.
+    static let tileRows = 96
+
+    /// Extra candidates kept per list beyond `k`: the approximate Gram-expansion distances may
+    /// swap near-ties, so `k + slack` candidates are re-ranked on exactly recomputed distances.
+    static let slack = 2
+
+    /// Self search: every unordered pair is computed once, in tile (min block, max block), and
+    /// offered to both points. The tiles are run in rounds of a round-robin tournament over the
+    /// blocks (the circle method): within a round no two tiles share a block, so the tiles of a
+    /// round run in parallel on one shared set of lists without conflict, and each list receives
+    /// its candidates in an order fixed by the round schedule — the same for any thread count.
+    /// Round 0 holds the diagonal tiles.
+    static func selfCandidates(_ points: borrowing PreparedPoints, width: Int, alpha: Float, update: TileUpdate) -> (lists: NeighborLists, sink: Float) {
+        let blocks = (points.paddedCount + tileRows - 1) / tileRows
+        let lists = NeighborLists(count: points.paddedCount, width: width)
+        let (rows, panels, norms) = (UncheckedSendable(points.rows!), UncheckedSendable(points.panels!), UncheckedSendable(points.norms))
+        let (depth, padded) = (points.depth, points.paddedCount)
+        let schedule = RoundRobin(blocks: blocks)
+        let sinks = UncheckedSendable(UnsafeMutablePointer<Float>.allocate(capacity: max(1, blocks)))
+        sinks.value.initialize(repeating: 0, count: max(1, blocks))
+        defer { sinks.value.deallocate() }
+        for round in 0..<schedule.rounds {
+            let pairs = schedule.pairs(round)
+            Threads.forEachBlock(count: pairs.count, blockSize: 1) { p, _ in
+                let (block, columnBlock) = pairs[p]
+                var sink = SIMD8<Float>()
+                let diagonal = columnBlock == block
+                let rowRange = block * tileRows ..< min(padded, (block + 1) * tileRows)
+                let columnRange = columnBlock * tileRows ..< min(padded, (columnBlock + 1) * tileRows)
+                for firstColumn in stride(from: columnRange.lowerBound, to: columnRange.upperBound, by: 16) {
+                    let panel = panels.value + firstColumn * depth
+                    for firstRow in stride(from: rowRange.lowerBound, to: rowRange.upperBound, by: 6) {
+                        let overlaps = diagonal && firstRow < firstColumn + 16 && firstColumn < firstRow + 6
+                        distanceMicroTile(
+                            rows: rows.value + firstRow * depth, depth: depth, panel: panel,
+                            rowNorms: norms.value + firstRow, columnNorms: norms.value + firstColumn, alpha: alpha,
+                            firstRow: firstRow, firstColumn: firstColumn, excludeSelf: overlaps,
+                            rowLists: lists, columnLists: lists,
+                            update: update == .distanceOnly ? .distanceOnly : (diagonal ? .rows : .rowsAndColumns),
+                            sink: &sink)
+                    }
+                }
+                sinks.value[block] += sink.sum()
+            }
+        }
+        var total: Float = 0
+        for b in 0..<blocks { total += sinks.value[b] }
+        return (lists, total)
+    }
+
+    /// Query-vs-base search: each tile of queries owns its rows' lists and sweeps every panel.
+    static func queryCandidates(
+        _ queries: borrowing PreparedPoints, _ base: borrowing PreparedPoints, width: Int, alpha: Float, update: TileUpdate
+    ) -> (lists: NeighborLists, sink: Float) {
+        let lists = NeighborLists(count: queries.paddedCount, width: width)
+        let blocks = (queries.paddedCount + tileRows - 1) / tileRows
+        let sinks = UncheckedSendable(UnsafeMutablePointer<Float>.allocate(capacity: blocks))
+        defer { sinks.value.deallocate() }
+        let (rows, rowNorms) = (UncheckedSendable(queries.rows!), UncheckedSendable(queries.norms))
+        let (panels, columnNorms) = (UncheckedSendable(base.panels!), UncheckedSendable(base.norms))
+        let (depth, padded, basePadded) = (queries.depth, queries.paddedCount, base.paddedCount)
+        Threads.forEachBlock(count: blocks, blockSize: 1) { block, _ in
+            var sink = SIMD8<Float>()
+            let rowRange = block * tileRows ..< min(padded, (block + 1) * tileRows)
+            for firstColumn in stride(from: 0, to: basePadded, by: 16) {
+                let panel = panels.value + firstColumn * depth
+                for firstRow in stride(from: rowRange.lowerBound, to: rowRange.upperBound, by: 6) {
+                    distanceMicroTile(
+                        rows: rows.value + firstRow * depth, depth: depth, panel: panel,
+                        rowNorms: rowNorms.value + firstRow, columnNorms: columnNorms.value + firstColumn, alpha: alpha,
+                        firstRow: firstRow, firstColumn: firstColumn, excludeSelf: false,
+                        rowLists: lists, columnLists: lists, update: update, sink: &sink)
+                }
+            }
+            sinks.value[block] = sink.sum()
+        }
+        var total: Float = 0
+        for b in 0..<blocks { total += sinks.value[b] }
+        return (lists, total)
+    }
+
+    /// Recomputes the distances of each row's `width` candidates exactly in Double from the
+    /// caller's rows and writes the `k` best under (exact distance, index).
+    static func finish(
+        _ lists: NeighborLists, rows: Int, k: Int,
+        exact: @escaping @Sendable (_ row: Int, _ neighbor: Int) -> Double,
+        indices: MutableMatrixView<Int>, distances: MutableMatrixView<Float>
+    ) {
+        let width = lists.width
+        Threads.forEachBlock(count: rows, blockSize: 256) { _, range in
+            var ranked = [(distance: Double, index: Int)]()
+            ranked.reserveCapacity(k + 1)
+            for i in range {
+                ranked.removeAll(keepingCapacity: true)
+                for e in 0..<width {
+                    let j = lists.indices[i * width + e]
+                    if j == .max { break }
+                    let candidate = (exact(i, Int(j)), Int(j))
+                    insertBounded(&ranked, candidate, limit: k) { a, b in a.0 < b.0 || (a.0 == b.0 && a.1 < b.1) }
+                }
+                for (e, entry) in ranked.enumerated() {
+                    indices[i, e] = entry.index
+                    distances[i, e] = Float(entry.distance)
+                }
+            }
+        }
+    }
+}
+
+/// Inserts `element` into the sorted `array`, keeping at most `limit` elements.
+@inline(__always)
+func insertBounded<E>(_ array: inout [E], _ element: E, limit: Int, by less: (E, E) -> Bool) {
+    if array.count == limit {
+        guard let last = array.last, less(element, last) else { return }
+        array.removeLast()
+    }
+    var p = array.count
+    while p > 0 && less(element, array[p - 1]) { p -= 1 }
+    array.insert(element, at: p)
+}
+
+/// The circle-method round-robin schedule over `blocks` blocks: round 0 pairs every block with
+/// itself; each later round is a perfect matching of the blocks (one block rests when the count
+/// is odd), and every unordered pair of distinct blocks appears in exactly one round.
+struct RoundRobin {
+    let blocks: Int
+    /// Blocks rounded up to even (the extra one is the rest slot).
+    private let slots: Int
+
+    init(blocks: Int) {
+        self.blocks = blocks
+        slots = blocks + blocks % 2
+    }
+
+    var rounds: Int { 1 + max(0, slots - 1) }
+
+    /// The (row block, column block) tiles of `round`, row block ≤ column block.
+    func pairs(_ round: Int) -> [(Int, Int)] {
+        if round == 0 { return (0..<blocks).map { ($0, $0) } }
+        let r = round - 1, m = slots - 1
+        var result: [(Int, Int)] = []
+        func add(_ a: Int, _ b: Int) { if a < blocks && b < blocks { result.append((min(a, b), max(a, b))) } }
+        add(r, m)
+        for k in 1..<(slots / 2) { add((r + k) % m, (r - k + m) % m) }
+        return result
+    }
+}
