@@ -87,9 +87,11 @@ public enum LAPACK {
         guard a.rows > 0, a.columns > 0 else { return }
         let job = Int8(UInt8(ascii: "N"))
         let (m, n, lda) = (Int32(a.rows), Int32(a.columns), Int32(a.rowStride))
+        // No vectors are computed, but row-major LAPACKE still checks ldu ≥ m and ldvt ≥ n.
+        let (ldu, ldvt) = (m, n)
         let info = T.self == Float.self
-            ? LAPACKE_sgesdd(Int32(LAPACK_ROW_MAJOR), job, m, n, a.baseAddress.map(mutableFloats), lda, values.baseAddress.map(mutableFloats), nil, 1, nil, 1)
-            : LAPACKE_dgesdd(Int32(LAPACK_ROW_MAJOR), job, m, n, a.baseAddress.map(mutableDoubles), lda, values.baseAddress.map(mutableDoubles), nil, 1, nil, 1)
+            ? LAPACKE_sgesdd(Int32(LAPACK_ROW_MAJOR), job, m, n, a.baseAddress.map(mutableFloats), lda, values.baseAddress.map(mutableFloats), nil, ldu, nil, ldvt)
+            : LAPACKE_dgesdd(Int32(LAPACK_ROW_MAJOR), job, m, n, a.baseAddress.map(mutableDoubles), lda, values.baseAddress.map(mutableDoubles), nil, ldu, nil, ldvt)
         try check(info, "gesdd")
     }
 
