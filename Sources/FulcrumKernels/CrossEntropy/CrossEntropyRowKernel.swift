@@ -1,0 +1,243 @@
+// One row of the fused softmax cross-entropy: a few passes over a row that stays in cache.
+//
+//   A  max of z over the classes before the target and after it (and the finiteness probe);
+//   S  only with label smoothing: Σ_j w_j·(m − z_j) over the included classes (all terms ≥ 0);
+//   B  e_j = e^{z_j − m} summed (in Double, per 512-element chunk), stored in the output buffer
+//      when the gradient pass can reuse it;
+//   C  the gradient (or the probabilities) written once.
+//
+// Splitting each pass at the target gives Σ_{j≠y} e_j on its own, so −log p_y = log1p(Σ_{j≠y}e_j / e_y)
+// and 1 − p_y = Σ_{j≠y}e_j / s keep full relative accuracy even when p_y rounds to 1, and the
+// argmax test (ties to the lower index) falls out of the two segment maxima.
+
+/// Row-independent settings of one call, validated by the caller.
+@usableFromInline
+struct CrossEntropyPlan<T: FulcrumFloat>: @unchecked Sendable {
+    @usableFromInline var classes: Int
+    @usableFromInline var weights: UnsafePointer<T>?
+    @usableFromInline var smoothing: Double
+    @usableFromInline var zLossCoefficient: Double
+    @usableFromInline var focalGamma: Double
+    /// Σ_j w_j over all classes (the class count without weights).
+    @usableFromInline var weightTotal: Double
+    /// Upstream gradient × 1/denominator for `.mean`.
+    @usableFromInline var gradientScale: Double
+    /// Whether rows may exclude classes (then K and W are counted per row).
+    @usableFromInline var hasExclusions: Bool
+
+    @inlinable
+    init(classes: Int, weights: UnsafePointer<T>?, smoothing: Double, zLossCoefficient: Double,
+         focalGamma: Double, weightTotal: Double, gradientScale: Double, hasExclusions: Bool) {
+        self.classes = classes
+        self.weights = weights
+        self.smoothing = smoothing
+        self.zLossCoefficient = zLossCoefficient
+        self.focalGamma = focalGamma
+        self.weightTotal = weightTotal
+        self.gradientScale = gradientScale
+        self.hasExclusions = hasExclusions
+    }
+}
+
+/// What the final pass writes into the row's output buffer.
+@usableFromInline
+enum RowDestination: Sendable {
+    case nothing, gradient, probabilities
+}
+
+/// What one row produced.
+@usableFromInline
+struct RowOutcome {
+    @usableFromInline var loss: Double = 0
+    @usableFromInline var zLoss: Double = 0
+    @usableFromInline var logSumExp: Double = 0
+    @usableFromInline var correct = false
+    /// The first non-finite logit's column; the row's outputs are then unwritten.
+    @usableFromInline var nonFiniteColumn: Int?
+
+    @inlinable init() {}
+}
+
+/// Runs `body(j, count)` over `a ..< b` in vectors (`count == vectorWidth`) and one partial tail.
+@inlinable @inline(__always)
+func forEachVector<T: FulcrumFloat>(_: T.Type, from a: Int, to b: Int, _ body: (Int, Int) -> Void) {
+    let width = T.vectorWidth
+    var j = a
+    while j + width <= b {
+        body(j, width)
+        j += width
+    }
+    if j < b { body(j, b - j) }
+}
+
+/// Σ of `term(j, count)` over `a ..< b`: vector partial sums in T per 512-element chunk, chunks
+/// added in Double, so the rounding error stays that of a 64-term sum per lane.
+@inlinable @inline(__always)
+func chunkedSum<T: FulcrumFloat>(_: T.Type, from a: Int, to b: Int, _ term: (Int, Int) -> T.Vector) -> Double {
+    var total = 0.0
+    var start = a
+    while start < b {
+        let end = min(b, start + 512)
+        var partial = T.Vector()
+        forEachVector(T.self, from: start, to: end) { j, count in partial += term(j, count) }
+        total += Double(partial.sum())
+        start = end
+    }
+    return total
+}
+
+/// The vector of `pointer[j ..< j + count]`, zero-padded.
+@inlinable @inline(__always)
+func load<T: FulcrumFloat>(_ pointer: UnsafePointer<T>, _ j: Int, _ count: Int) -> T.Vector {
+    count == T.vectorWidth ? pointer.loadVector(at: j) : pointer.loadVector(at: j, count: count, padding: 0)
+}
+
+/// Stores the first `count` lanes of `v` at `pointer[j...]`.
+@inlinable @inline(__always)
+func store<T: FulcrumFloat>(_ v: T.Vector, _ pointer: UnsafeMutablePointer<T>, _ j: Int, _ count: Int) {
+    if count == T.vectorWidth { pointer.storeVector(v, at: j) } else { pointer.storeVector(v, at: j, count: count) }
+}
+
+/// The fused forward (and backward) of one row. `y` is the target class, or −1 for a row with
+/// no target (probabilities only). `output` must be non-nil unless `destination == .nothing`; it
+/// may be the logits row itself (in place).
+@inlinable @inline(__always)
+func crossEntropyRow<S: RowScores>(
+    _ scores: S, target y: Int, plan: CrossEntropyPlan<S.T>,
+    output: UnsafeMutablePointer<S.T>?, destination: RowDestination
+) -> RowOutcome {
+    typealias T = S.T
+    let classes = plan.classes
+    let split = y >= 0 ? y : classes
+    let resume = y >= 0 ? y + 1 : classes
+    var outcome = RowOutcome()
+
+    // Pass A: segment maxima and the finiteness probe.
+    var maxBefore = T.Vector(repeating: -.infinity), maxAfter = maxBefore
+    var probe = T.Vector()
+    forEachVector(T.self, from: 0, to: split) { j, count in
+        let s = scores.scores(at: j, count: count)
+        maxBefore = maxBefore.replacing(with: s.z, where: s.z .> maxBefore)
+        probe += s.probe
+    }
+    forEachVector(T.self, from: resume, to: classes) { j, count in
+        let s = scores.scores(at: j, count: count)
+        maxAfter = maxAfter.replacing(with: s.z, where: s.z .> maxAfter)
+        probe += s.probe
+    }
+    let target = y >= 0 ? scores.target(y) : (z: -T.infinity, probe: 0, slope: 0)
+    guard (probe.sum() + target.probe).isFinite else {
+        outcome.nonFiniteColumn = (0..<classes).first { j in
+            j == y ? !target.probe.isFinite : !scores.scores(at: j, count: 1).probe[0].isFinite
+        } ?? 0
+        return outcome
+    }
+    let (highBefore, highAfter) = (maxBefore.max(), maxAfter.max())
+    let m = max(highBefore, highAfter, target.z)
+    guard m > -.infinity else {
+        // Every class excluded and no target: an all-zero row.
+        if destination != .nothing, let output { output.update(repeating: 0, count: classes) }
+        outcome.logSumExp = -.infinity
+        return outcome
+    }
+    let mv = T.Vector(repeating: m)
+
+    // Pass S: the label-smoothing sums, only when asked for.
+    let smoothing = y >= 0 ? plan.smoothing : 0
+    var included = Double(classes), includedWeight = plan.weightTotal, smoothSum = 0.0
+    if smoothing > 0 {
+        func gap(_ j: Int, _ count: Int) -> T.Vector {
+            let z = scores.scores(at: j, count: count).z
+            return (mv - z).replacing(with: 0, where: z .== -.infinity)
+        }
+        let wy = Double(plan.weights?[y] ?? 1)
+        if let weights = plan.weights {
+            smoothSum = chunkedSum(T.self, from: 0, to: split) { gap($0, $1) * load(weights, $0, $1) }
+                + chunkedSum(T.self, from: resume, to: classes) { gap($0, $1) * load(weights, $0, $1) }
+        } else {
+            smoothSum = chunkedSum(T.self, from: 0, to: split, gap) + chunkedSum(T.self, from: resume, to: classes, gap)
+        }
+        smoothSum += wy * Double(m - target.z)
+        if plan.hasExclusions {
+            included = 1 + chunkedSum(T.self, from: 0, to: split, scores.inclusion)
+                + chunkedSum(T.self, from: resume, to: classes, scores.inclusion)
+            if let weights = plan.weights {
+                includedWeight = wy + chunkedSum(T.self, from: 0, to: split) { scores.inclusion(at: $0, count: $1) * load(weights, $0, $1) }
+                    + chunkedSum(T.self, from: resume, to: classes) { scores.inclusion(at: $0, count: $1) * load(weights, $0, $1) }
+            } else {
+                includedWeight = included
+            }
+        }
+    }
+
+    // Pass B: the exponentials, kept in the output when the last pass can reuse them.
+    let keep = S.reusesExponentials && destination != .nothing
+    func exponentials(_ j: Int, _ count: Int) -> T.Vector {
+        let e = T.exp(scores.scores(at: j, count: count).z - mv)
+        if keep { store(e, output.unsafelyUnwrapped, j, count) }
+        return e
+    }
+    let rest = chunkedSum(T.self, from: 0, to: split, exponentials) + chunkedSum(T.self, from: resume, to: classes, exponentials)
+    let ey = y >= 0 ? Double(T.exp(target.z - m)) : 0
+    let s = rest + ey
+    let logS = Double.log(s)
+    outcome.logSumExp = Double(m) + logS
+
+    // The row's scalars, in Double.
+    var alpha = 1.0, targetGradient = 0.0, beta = 0.0
+    if y >= 0 {
+        let wy = Double(plan.weights?[y] ?? 1)
+        let ratio = rest / ey
+        let nll = ey > 0 && ratio.isFinite ? Double.log1p(ratio) : Double(m - target.z) + logS
+        let spread = smoothing / included
+        let ce = (1 - smoothing) * wy * nll + spread * (smoothSum + includedWeight * logS)
+        let miss = rest / s  // 1 − p_y, accurate near p_y = 1
+        var modulation = 1.0, slope = 0.0  // (1 − p_y)^γ and γ(1 − p_y)^{γ−1}·p_y·CE
+        if plan.focalGamma > 0 {
+            let gamma = plan.focalGamma
+            modulation = Double.pow(miss, gamma)
+            slope = ce == 0 ? 0 : gamma * Double.pow(miss, gamma - 1) * (ey / s) * ce
+        }
+        let zTerm = 2 * plan.zLossCoefficient * wy * outcome.logSumExp
+        outcome.zLoss = plan.zLossCoefficient * wy * outcome.logSumExp * outcome.logSumExp
+        outcome.loss = modulation * ce + outcome.zLoss
+        alpha = modulation * ((1 - smoothing) * wy + spread * includedWeight) + slope + zTerm
+        beta = modulation * spread
+        targetGradient = -alpha * miss + modulation * spread * (includedWeight - wy) + zTerm
+        outcome.correct = target.z > highBefore && target.z >= highAfter
+    }
+
+    // Pass C: the gradient or the probabilities, written once.
+    guard destination != .nothing, let output else { return outcome }
+    let scale = destination == .gradient ? plan.gradientScale : 1
+    let a = T.Vector(repeating: T(destination == .gradient ? alpha / s * scale : 1 / s))
+    let b = T.Vector(repeating: T(beta * scale))
+    let reuse = UnsafePointer(output)
+    func write(_ j: Int, _ count: Int) {
+        var slope = T.Vector(repeating: 1)
+        let e: T.Vector
+        if S.reusesExponentials {
+            e = load(reuse, j, count)
+        } else {
+            let r = scores.scoresAndSlope(at: j, count: count)
+            e = T.exp(r.z - mv)
+            slope = r.slope
+        }
+        var g = e * a
+        if destination == .gradient {
+            if beta != 0 {
+                var w = scores.inclusion(at: j, count: count)
+                if let weights = plan.weights { w *= load(weights, j, count) }
+                g -= w * b
+            }
+            g *= slope
+        }
+        store(g, output, j, count)
+    }
+    forEachVector(T.self, from: 0, to: split, write)
+    forEachVector(T.self, from: resume, to: classes, write)
+    if y >= 0 {
+        output[y] = destination == .gradient ? T(targetGradient * scale) * target.slope : T(ey / s)
+    }
+    return outcome
+}

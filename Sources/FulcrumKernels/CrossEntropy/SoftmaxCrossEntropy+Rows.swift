@@ -1,0 +1,115 @@
+/// Sums over the rows of one call (or one chunk of a fused linear call).
+struct RowSums {
+    var loss = 0.0
+    var zLoss = 0.0
+    var correct = 0
+    /// The lowest (row, column) holding a non-finite logit, when the policy throws.
+    var firstNonFinite: (row: Int, column: Int)?
+
+    /// Adds `other`, which covers later rows.
+    mutating func add(_ other: RowSums) {
+        loss += other.loss
+        zLoss += other.zLoss
+        correct += other.correct
+        if firstNonFinite == nil { firstNonFinite = other.firstNonFinite }
+    }
+}
+
+extension SoftmaxCrossEntropy {
+    /// Calls `body` with the plan and the option pointers, valid for the duration of the call.
+    func withPlan<R>(
+        classes: Int, gradientScale: Double, hasExclusions: Bool,
+        _ body: (CrossEntropyPlan<T>, UnsafePointer<T>?, UnsafePointer<T>?) throws -> R
+    ) rethrows -> R {
+        try withOptionalPointer(classWeights) { weights in
+            try withOptionalPointer(classOffsets) { offsets in
+                try withOptionalPointer(targetMargins) { margins in
+                    let plan = CrossEntropyPlan<T>(
+                        classes: classes, weights: weights, smoothing: Double(labelSmoothing),
+                        zLossCoefficient: Double(zLossCoefficient), focalGamma: Double(focalGamma),
+                        weightTotal: classWeights.map { $0.reduce(0.0) { $0 + Double($1) } } ?? Double(classes),
+                        gradientScale: gradientScale, hasExclusions: hasExclusions)
+                    return try body(plan, offsets, margins)
+                }
+            }
+        }
+    }
+
+    /// Runs the row kernel over every row in fixed blocks, in parallel, and sums the outcomes in
+    /// block order.
+    func processRows(
+        logits: MatrixView<T>, targets: UnsafePointer<Int32>?, output: MutableMatrixView<T>?,
+        destination: RowDestination, excludedClasses: MatrixView<UInt8>?, plan: CrossEntropyPlan<T>,
+        offsets: UnsafePointer<T>?, margins: UnsafePointer<T>?,
+        rowLosses: UnsafeMutablePointer<T>?, rowLogSumExp: UnsafeMutablePointer<T>?
+    ) -> RowSums {
+        let rows = logits.rows, classes = logits.columns
+        guard rows > 0 else { return RowSums() }
+        let rowsPerBlock = max(1, 16_384 / max(1, classes))
+        let blocks = (rows + rowsPerBlock - 1) / rowsPerBlock
+        let slots = UnsafeMutableBufferPointer<RowSums>.allocate(capacity: blocks)
+        slots.initialize(repeating: RowSums())
+        defer { slots.deallocate() }
+        let plain = logitSoftcap == nil && temperature == 1 && offsets == nil && excludedClasses == nil
+        let inverseTemperature = 1 / temperature, softcap = logitSoftcap ?? 0
+        let (ignoreIndex, policy) = (self.ignoreIndex, nonFinitePolicy)
+
+        Threads.forEachBlock(count: rows, blockSize: rowsPerBlock) { block, range in
+            var sums = RowSums()
+            for n in range {
+                let t = targets.unsafelyUnwrapped[n]
+                let y = t == ignoreIndex ? -1 : Int(t)
+                let out = output?.row(n)
+                if y < 0 && destination != .probabilities {
+                    if destination == .gradient { out?.update(repeating: 0, count: classes) }
+                    rowLosses?[n] = 0
+                    rowLogSumExp?[n] = 0
+                    continue
+                }
+                let margin = y >= 0 ? margins?[y] ?? 0 : 0
+                let outcome = plain
+                    ? crossEntropyRow(PlainRowScores(logits: logits.row(n), margin: margin),
+                                      target: y, plan: plan, output: out, destination: destination)
+                    : crossEntropyRow(AdjustedRowScores(logits: logits.row(n), margin: margin,
+                                                        inverseTemperature: inverseTemperature, softcap: softcap,
+                                                        offsets: offsets, excluded: excludedClasses.map { $0.row(n) }),
+                                      target: y, plan: plan, output: out, destination: destination)
+                if let column = outcome.nonFiniteColumn {
+                    if policy == .throwError {
+                        sums.firstNonFinite = (n, column)
+                        break
+                    }
+                    if destination != .nothing { out?.update(repeating: .nan, count: classes) }
+                    rowLosses?[n] = .nan
+                    rowLogSumExp?[n] = .nan
+                    if y >= 0 { sums.loss += .nan; sums.zLoss += .nan }
+                    continue
+                }
+                rowLosses?[n] = T(outcome.loss)
+                rowLogSumExp?[n] = T(outcome.logSumExp)
+                sums.loss += outcome.loss
+                sums.zLoss += outcome.zLoss
+                if outcome.correct { sums.correct += 1 }
+            }
+            slots[block] = sums
+        }
+        var total = RowSums()
+        for sums in slots { total.add(sums) }
+        return total
+    }
+
+    /// The public result from the row sums; throws the first non-finite logit under `.throwError`.
+    func result(_ sums: RowSums, totals: TargetTotals, scale: Double) throws -> CrossEntropyResult<T> {
+        if let bad = sums.firstNonFinite {
+            throw FulcrumError.nonFiniteValue(argument: "logits", row: bad.row, column: bad.column)
+        }
+        return CrossEntropyResult(loss: T(sums.loss * scale), zLoss: T(sums.zLoss * scale), correctCount: sums.correct,
+                                  countedRows: totals.counted, weightSum: T(totals.weightSum))
+    }
+}
+
+/// Calls `body` with the array's base address, or nil for a nil array.
+func withOptionalPointer<T, R>(_ array: [T]?, _ body: (UnsafePointer<T>?) throws -> R) rethrows -> R {
+    guard let array else { return try body(nil) }
+    return try array.withUnsafeBufferPointer { try body($0.baseAddress) }
+}

@@ -1,0 +1,90 @@
+import Foundation
+import Testing
+@testable import FulcrumKernels
+
+@Suite("Vector exp, log and tanh against the system libm")
+struct VectorMathTests {
+    /// Applies a vector function to `inputs` lane by lane, in whole vectors.
+    static func apply<T: FulcrumFloat>(_ inputs: [T], _ f: (T.Vector) -> T.Vector) -> [T] {
+        var out = [T](repeating: 0, count: inputs.count)
+        let w = T.vectorWidth
+        for start in stride(from: 0, to: inputs.count, by: w) {
+            var v = T.Vector()
+            for lane in 0..<w { v[lane] = start + lane < inputs.count ? inputs[start + lane] : 0 }
+            let r = f(v)
+            for lane in 0..<w where start + lane < inputs.count { out[start + lane] = r[lane] }
+        }
+        return out
+    }
+
+    @Test("Float exp is within 2 ulp of the correctly rounded result on [-104, 89]")
+    func floatExpSweep() {
+        // Every 97th Float bit pattern in the range: ~1.7 M points, subnormal results included.
+        var inputs: [Float] = []
+        for bits in stride(from: UInt32(0), through: Float(89).bitPattern, by: 97) { inputs.append(Float(bitPattern: bits)) }
+        for bits in stride(from: Float(-0.0).bitPattern, through: Float(-104).bitPattern, by: 97) { inputs.append(Float(bitPattern: bits)) }
+        let results = Self.apply(inputs) { Float.exp($0) }
+        var worst = 0
+        for (x, y) in zip(inputs, results) {
+            let exact = Float(Foundation.exp(Double(x)))  // correctly rounded but for rare double roundings
+            worst = max(worst, ulpDistance(y, exact))
+        }
+        #expect(inputs.count > 1_000_000)
+        #expect(worst <= 2)
+    }
+
+    @Test("Float exp: 0 below underflow, +inf above overflow, NaN stays NaN")
+    func floatExpSpecials() {
+        let inputs: [Float] = [-104.5, -200, -.infinity, -1e30, 88.8, 100, .infinity, .nan]
+        let r = Self.apply(inputs) { Float.exp($0) }
+        #expect(r[0...3].allSatisfy { $0 == 0 })
+        #expect(r[4...6].allSatisfy { $0 == .infinity })
+        #expect(r[7].isNaN)
+    }
+
+    @Test("Double exp is within 2 ulp of libm on [-745, 709]")
+    func doubleExpSweep() {
+        var random = TestRandom(seed: 1)
+        let inputs: [Double] = (0..<400_000).map { _ in random.uniform(-745, 709) } + (0..<100_000).map { _ in random.uniform(-1, 1) }
+        let results = Self.apply(inputs) { Double.exp($0) }
+        let worst = zip(inputs, results).map { ulpDistance($1, Foundation.exp($0)) }.max()!
+        #expect(worst <= 2)
+        let specials = Self.apply([Double(-746), -1e300, 710, .infinity, .nan]) { Double.exp($0) }
+        #expect(specials[0] == 0 && specials[1] == 0 && specials[2] == .infinity && specials[3] == .infinity && specials[4].isNaN)
+    }
+
+    @Test("Float log is within 2 ulp of libm for positive Floats, subnormals included")
+    func floatLogSweep() {
+        var inputs: [Float] = []
+        var bits: UInt32 = 1
+        while bits < Float.infinity.bitPattern {
+            inputs.append(Float(bitPattern: bits))
+            bits += 1013
+        }
+        let results = Self.apply(inputs) { Float.log($0) }
+        let worst = zip(inputs, results).map { ulpDistance($1, Float(Foundation.log(Double($0)))) }.max()!
+        #expect(inputs.count > 2_000_000)
+        #expect(worst <= 2)
+        let specials = Self.apply([Float(0), -1, .infinity, .nan, 1]) { Float.log($0) }
+        #expect(specials[0] == -.infinity && specials[1].isNaN && specials[2] == .infinity && specials[3].isNaN && specials[4] == 0)
+    }
+
+    @Test("Double log is within 2 ulp of libm")
+    func doubleLogSweep() {
+        var random = TestRandom(seed: 2)
+        let inputs: [Double] = (0..<300_000).map { _ in Foundation.exp(random.uniform(-745, 709)) }
+            + (0..<100_000).map { _ in random.uniform(0.5, 2) } + [Double.leastNonzeroMagnitude, 4e-320]
+        let results = Self.apply(inputs) { Double.log($0) }
+        let worst = zip(inputs, results).map { ulpDistance($1, Foundation.log($0)) }.max()!
+        #expect(worst <= 2)
+    }
+
+    @Test("Vector tanh has absolute error below 4 ulp of 1")
+    func tanhAbsoluteError() {
+        var random = TestRandom(seed: 3)
+        let inputs: [Float] = random.values(100_000, -20, 20) + [0, -0.0, 1e-30, 50, -50]
+        let results = Self.apply(inputs) { Float.tanh($0) }
+        let worst = zip(inputs, results).map { abs(Double($1) - Foundation.tanh(Double($0))) }.max()!
+        #expect(worst <= 4 * Double(Float.ulpOfOne))
+    }
+}
