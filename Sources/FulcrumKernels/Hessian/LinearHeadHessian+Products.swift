@@ -1,0 +1,139 @@
+// The GEMMs and fused row passes behind the linear-head Hessian products.
+
+extension LinearHeadHessian {
+    /// Rows per block of the row passes (fixed, so results do not depend on the thread count).
+    static var rowsPerBlock: Int { 32 }
+
+    /// Calls `body` with the operator's workspace grown to at least `count` elements.
+    func withWorkspace(count: Int, _ body: (UnsafeMutablePointer<T>) throws -> Void) throws {
+        try workspace.withLock { buffer in
+            if buffer.count < count { buffer = [T](repeating: 0, count: count) }
+            try buffer.withUnsafeMutableBufferPointer { try body($0.baseAddress!) }
+        }
+    }
+
+    /// The features F (N×D) the operator was prepared on.
+    public func withFeatures<R>(_ body: (MatrixView<T>) throws -> R) rethrows -> R {
+        try featureStorage.withUnsafeBufferPointer {
+            try body(MatrixView(unchecked: $0.baseAddress, rows: samples, columns: featureCount, rowStride: featureCount))
+        }
+    }
+
+    /// The softmax probabilities P (N×C) at the prepared parameters.
+    public func withProbabilities<R>(_ body: (MatrixView<T>) throws -> R) rethrows -> R {
+        try probabilityStorage.withUnsafeBufferPointer {
+            try body(MatrixView(unchecked: $0.baseAddress, rows: samples, columns: classes, rowStride: classes))
+        }
+    }
+
+    /// Z_j ← F·V_jᵀ for each direction row j of `x` into column block `firstBlock + j` of `z`
+    /// (N × k·C).
+    func forward(_ x: MatrixView<T>, into z: MutableMatrixView<T>, firstBlock: Int = 0) throws {
+        try withFeatures { f in
+            for j in 0..<x.rows {
+                let v = MatrixView(unchecked: x.row(j), rows: classes, columns: featureCount, rowStride: featureCount)
+                try BLAS.gemm(f, v, transposeB: true, into: block(z, firstBlock + j))
+            }
+        }
+    }
+
+    /// W-part of y_j ← R_jᵀ·F for each column block j of `r`, and b-part ← `biasSums[j]`.
+    func backward(_ r: MatrixView<T>, biasSums: [T], into y: MutableMatrixView<T>) throws {
+        let cd = classes * featureCount
+        try withFeatures { f in
+            for j in 0..<y.rows {
+                let rj = MatrixView(unchecked: r.row(0) + j * classes, rows: samples, columns: classes, rowStride: r.rowStride)
+                let out = MutableMatrixView(unchecked: y.row(j), rows: classes, columns: featureCount, rowStride: featureCount)
+                try BLAS.gemm(rj, transposeA: true, f, into: out)
+                if hasBias {
+                    for c in 0..<classes { y.row(j)[cd + c] = biasSums[j * classes + c] }
+                }
+            }
+        }
+    }
+
+    /// Column block j (N×C) of an N × k·C matrix.
+    func block(_ z: MutableMatrixView<T>, _ j: Int) -> MutableMatrixView<T> {
+        MutableMatrixView(unchecked: z.row(0) + j * classes, rows: samples, columns: classes, rowStride: z.rowStride)
+    }
+
+    /// In place over each column block j of `z`: z ← a_n·(p ∘ (z + v_b) − p·(p·(z + v_b))) per row,
+    /// where v_b is the bias part of direction j; returns the column sums of the result (k·C values,
+    /// empty without a bias).
+    func hessianRows(_ z: MutableMatrixView<T>, directions x: MatrixView<T>) -> [T] {
+        let (k, c, cd) = (x.rows, classes, classes * featureCount)
+        return probabilityStorage.withUnsafeBufferPointer { p in
+            curvatureWeights.withUnsafeBufferPointer { a in
+                rowPass(width: k * c) { i, sums in
+                    let zi = z.row(i), pi = p.baseAddress! + i * c
+                    for j in 0..<k {
+                        let bias = hasBias ? x.row(j) + cd : nil
+                        hessianRow(pi, zi + j * c, bias: bias, weight: a[i], count: c, sums: sums.map { $0 + j * c })
+                    }
+                }
+            }
+        }
+    }
+
+    /// Runs `body(row, sums)` for every row over fixed blocks; `sums` (nil without a bias) points to
+    /// the block's `width` partial column sums, which are returned combined in block order.
+    func rowPass(width: Int, _ body: (_ row: Int, _ sums: UnsafeMutablePointer<T>?) -> Void) -> [T] {
+        let blockRows = Self.rowsPerBlock
+        let blocks = (samples + blockRows - 1) / blockRows
+        var partial = [T](repeating: 0, count: hasBias ? blocks * width : 0)
+        partial.withUnsafeMutableBufferPointer { partial in
+            let slots = UncheckedSendable(partial.baseAddress)
+            Threads.forEachBlock(count: samples, blockSize: blockRows) { b, rows in
+                let sums = slots.value.map { $0 + b * width }
+                for i in rows { body(i, sums) }
+            }
+        }
+        return combineBlocks(partial, blocks: blocks, width: width)
+    }
+
+    /// One row of one direction: z ← a·p ∘ ((z + v_b) − s), s = p·(z + v_b); sums += result.
+    @inline(__always)
+    func hessianRow(_ p: UnsafePointer<T>, _ z: UnsafeMutablePointer<T>, bias: UnsafePointer<T>?, weight a: T,
+                    count c: Int, sums: UnsafeMutablePointer<T>?) {
+        let w = T.vectorWidth
+        let full = c - c % w
+        if a == 0 {
+            z.update(repeating: 0, count: c)
+            return
+        }
+        if let bias {
+            var j = 0
+            while j < full { z.storeVector(UnsafePointer(z).loadVector(at: j) + bias.loadVector(at: j), at: j); j += w }
+            while j < c { z[j] += bias[j]; j += 1 }
+        }
+        var acc = T.Vector()
+        var j = 0
+        while j < full { acc = T.multiplyAdd(p.loadVector(at: j), UnsafePointer(z).loadVector(at: j), acc); j += w }
+        var s = acc.sum()
+        while j < c { s += p[j] * z[j]; j += 1 }
+        let (av, sv) = (T.Vector(repeating: a), T.Vector(repeating: s))
+        j = 0
+        while j < full {
+            let r = av * p.loadVector(at: j) * (UnsafePointer(z).loadVector(at: j) - sv)
+            z.storeVector(r, at: j)
+            if let sums { sums.storeVector(UnsafePointer(sums).loadVector(at: j) + r, at: j) }
+            j += w
+        }
+        while j < c {
+            let r = a * p[j] * (z[j] - s)
+            z[j] = r
+            sums?[j] += r
+            j += 1
+        }
+    }
+
+    /// Σ over blocks (in block order, in Double) of `width`-wide partial sums.
+    func combineBlocks(_ partial: [T], blocks: Int, width: Int) -> [T] {
+        guard !partial.isEmpty else { return [] }
+        var total = [Double](repeating: 0, count: width)
+        for b in 0..<blocks {
+            for j in 0..<width { total[j] += Double(partial[b * width + j]) }
+        }
+        return total.map { T($0) }
+    }
+}
