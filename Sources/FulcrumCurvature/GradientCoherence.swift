@@ -51,4 +51,39 @@ public enum GradientCoherence {
         }
         return numerator / denominator
     }
+
+    /// α for the per-example gradients of a softmax cross-entropy linear head, in closed form.
+    ///
+    /// Example n's gradient with respect to (W, b) is (g_n ⊗ f_n, g_n) with g_n = ∂ℓ_n/∂x_n
+    /// (`LinearHeadHessian.rowGradients`, e.g. p_n − onehot(y_n) for the plain loss), so without
+    /// forming the N per-example gradients:
+    ///
+    ///     ‖Σ_n grad_n‖² = ‖Gᵀ·F‖²_F + ‖Σ_n g_n‖²,   ‖grad_n‖² = ‖g_n‖²·(‖f_n‖² + 1)
+    ///
+    /// (without the "+ 1" parts for a head without bias), averaged over the N' rows that are not
+    /// ignored. Cost: one C×D×N GEMM and O(N·(C + D)).
+    /// - Throws: `FulcrumError.emptyReduction` when every per-example gradient is zero.
+    public static func coherence<T: FulcrumFloat>(of head: LinearHeadHessian<T>) throws -> Double {
+        let (n, c, d) = (head.samples, head.classes, head.featureCount)
+        var g = try Matrix<T>(rows: n, columns: c, repeating: 0)
+        try g.withMutableView { try head.rowGradients(into: $0) }
+        var product = try Matrix<T>(rows: c, columns: d, repeating: 0)
+        var squaredNorms = 0.0
+        var biasSum = [Double](repeating: 0, count: c)
+        try head.withFeatures { f in
+            try g.withView { gv in try product.withMutableView { try BLAS.gemm(gv, transposeA: true, f, into: $0) } }
+            for i in 0..<n {
+                let gi = g.storage[(i * c)..<((i + 1) * c)].reduce(0.0) { $0 + Double($1) * Double($1) }
+                let fi = VectorArithmetic.squaredNorm(f.row(i), count: d)
+                squaredNorms += gi * (fi + (head.hasBias ? 1 : 0))
+                if head.hasBias { for j in 0..<c { biasSum[j] += Double(g[i, j]) } }
+            }
+        }
+        let sumNorm = product.storage.reduce(0.0) { $0 + Double($1) * Double($1) } + biasSum.reduce(0) { $0 + $1 * $1 }
+        let counted = Double(head.lossResult.countedRows)
+        guard squaredNorms > 0 else {
+            throw FulcrumError.emptyReduction(argument: "head", reason: "every per-example gradient is zero, coherence is 0/0")
+        }
+        return sumNorm / (counted * squaredNorms)
+    }
 }
