@@ -2,4 +2,5 @@
 /// reports one row per case. Add a family by adding its function here.
 let benchFamilies: [@Sendable (BenchContext) throws -> Void] = [
     crossEntropyBenchmarks,
+    hessianBenchmarks,
 ]

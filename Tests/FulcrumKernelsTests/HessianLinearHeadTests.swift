@@ -103,6 +103,34 @@ import FulcrumKernels
         #expect(maxDifference(grad, reference) <= 1e-6 * (reference.map(abs).max() ?? 1))
     }
 
+    @Test func updateReusesTheOperatorAndMatchesAFreshOne() throws {
+        let problem = HeadProblem(n: 50, d: 7, c: 6, seed: 15)
+        let other = HeadProblem(n: 50, d: 7, c: 6, seed: 16)
+        let op = try problem.hessian(Float.self)
+        var g = TestRandom(seed: 17)
+        let v: [Float] = g.values(problem.dimension, -1, 1)
+        let f = other.features.map { Float($0) }, w = other.weights.map { Float($0) }, b = other.bias.map { Float($0) }
+        try f.withView(rows: 50, columns: 7) { fv in
+            try w.withView(rows: 6, columns: 7) { wv in
+                try b.withUnsafeBufferPointer { bp in
+                    try other.targets.withUnsafeBufferPointer { try op.update(features: fv, weights: wv, bias: bp, targets: $0) }
+                }
+            }
+        }
+        // `other` has its own loss options; compare with a fresh operator under the first problem's loss.
+        let fresh = HeadProblem(copying: other, loss: problem.loss)
+        let expected = try fresh.hessian(Float.self)
+        #expect(try apply(op, v) == apply(expected, v))
+        #expect(op.lossResult == expected.lossResult)
+        #expect(throws: FulcrumError.self) {
+            try f.withView(rows: 49, columns: 7) { fv in
+                try w.withView(rows: 6, columns: 7) { wv in
+                    try other.targets.withUnsafeBufferPointer { try op.update(features: fv, weights: wv, bias: nil, targets: $0) }
+                }
+            }
+        }
+    }
+
     @Test func badInputThrows() throws {
         let problem = HeadProblem(n: 5, d: 3, c: 4, seed: 12)
         let (n, d, c) = (5, 3, 4)

@@ -24,6 +24,13 @@ struct HeadProblem {
             : SoftmaxCrossEntropy()
     }
 
+    /// The same data and parameters as `other`, with `loss`.
+    init(copying other: HeadProblem, loss: SoftmaxCrossEntropy<Double>) {
+        (n, d, c) = (other.n, other.d, other.c)
+        (features, weights, bias, targets) = (other.features, other.weights, other.bias, other.targets)
+        self.loss = loss
+    }
+
     var dimension: Int { c * d + c }
 
     func hessian<T: FulcrumFloat>(_: T.Type = T.self, weights w: [Double]? = nil, bias b: [Double]? = nil) throws -> LinearHeadHessian<T> {

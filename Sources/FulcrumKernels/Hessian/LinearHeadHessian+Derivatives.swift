@@ -40,11 +40,11 @@ extension LinearHeadHessian {
     @specialized(where T == Double)
     public func gradient(into gradient: UnsafeMutableBufferPointer<T>) throws {
         try checkCount(gradient.count, dimension, argument: "gradient")
-        try withWorkspace(count: samples * classes) { z in
+        try withWorkspace(count: samples * classes + partialCount(width: classes)) { z in
             let g = MutableMatrixView(unchecked: z, rows: samples, columns: classes, rowStride: classes)
             try rowGradients(into: g)
             let s = reductionScale
-            let sums = rowPass(width: classes) { i, sums in
+            let sums = rowPass(width: classes, partials: z + samples * classes) { i, sums in
                 let r = g.row(i)
                 for j in 0..<classes { r[j] *= s }
                 if let sums { for j in 0..<classes { sums[j] += r[j] } }
@@ -76,14 +76,14 @@ extension LinearHeadHessian {
         try requireFinite(u, argument: "first")
         try requireFinite(v, argument: "second")
         let (k, c, cd) = (u.rows, classes, classes * featureCount)
-        try withWorkspace(count: samples * 2 * k * c) { z in
+        try withWorkspace(count: samples * 2 * k * c + partialCount(width: c)) { z in
             let zv = MutableMatrixView(unchecked: z, rows: samples, columns: 2 * k * c, rowStride: 2 * k * c)
             try forward(u, into: zv, firstBlock: 0)
             try forward(v, into: zv, firstBlock: k)
             let scale = inverseTemperature
             let sums = probabilityStorage.withUnsafeBufferPointer { p in
                 curvatureWeights.withUnsafeBufferPointer { a in
-                    rowPass(width: c) { i, sums in
+                    rowPass(width: c, partials: z + samples * 2 * k * c) { i, sums in
                         let zi = zv.row(i), pi = p.baseAddress! + i * c
                         var total = [T](repeating: 0, count: c)
                         if a[i] != 0 {

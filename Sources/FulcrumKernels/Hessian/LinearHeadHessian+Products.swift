@@ -60,11 +60,11 @@ extension LinearHeadHessian {
     /// In place over each column block j of `z`: z ← a_n·(p ∘ (z + v_b) − p·(p·(z + v_b))) per row,
     /// where v_b is the bias part of direction j; returns the column sums of the result (k·C values,
     /// empty without a bias).
-    func hessianRows(_ z: MutableMatrixView<T>, directions x: MatrixView<T>) -> [T] {
+    func hessianRows(_ z: MutableMatrixView<T>, directions x: MatrixView<T>, partials: UnsafeMutablePointer<T>) -> [T] {
         let (k, c, cd) = (x.rows, classes, classes * featureCount)
         return probabilityStorage.withUnsafeBufferPointer { p in
             curvatureWeights.withUnsafeBufferPointer { a in
-                rowPass(width: k * c) { i, sums in
+                rowPass(width: k * c, partials: partials) { i, sums in
                     let zi = z.row(i), pi = p.baseAddress! + i * c
                     for j in 0..<k {
                         let bias = hasBias ? x.row(j) + cd : nil
@@ -75,20 +75,24 @@ extension LinearHeadHessian {
         }
     }
 
+    /// Elements of partial column sums `rowPass` needs for `width` columns.
+    func partialCount(width: Int) -> Int {
+        hasBias ? (samples + Self.rowsPerBlock - 1) / Self.rowsPerBlock * width : 0
+    }
+
     /// Runs `body(row, sums)` for every row over fixed blocks; `sums` (nil without a bias) points to
-    /// the block's `width` partial column sums, which are returned combined in block order.
-    func rowPass(width: Int, _ body: (_ row: Int, _ sums: UnsafeMutablePointer<T>?) -> Void) -> [T] {
+    /// the block's `width` partial column sums in `partials` (`partialCount(width:)` elements),
+    /// which are returned combined in block order.
+    func rowPass(width: Int, partials: UnsafeMutablePointer<T>, _ body: (_ row: Int, _ sums: UnsafeMutablePointer<T>?) -> Void) -> [T] {
         let blockRows = Self.rowsPerBlock
         let blocks = (samples + blockRows - 1) / blockRows
-        var partial = [T](repeating: 0, count: hasBias ? blocks * width : 0)
-        partial.withUnsafeMutableBufferPointer { partial in
-            let slots = UncheckedSendable(partial.baseAddress)
-            Threads.forEachBlock(count: samples, blockSize: blockRows) { b, rows in
-                let sums = slots.value.map { $0 + b * width }
-                for i in rows { body(i, sums) }
-            }
+        let slots = UncheckedSendable(hasBias ? partials : nil)
+        Threads.forEachBlock(count: samples, blockSize: blockRows) { b, rows in
+            let sums = slots.value.map { $0 + b * width }
+            sums?.update(repeating: 0, count: width)
+            for i in rows { body(i, sums) }
         }
-        return combineBlocks(partial, blocks: blocks, width: width)
+        return hasBias ? combineBlocks(UnsafePointer(partials), blocks: blocks, width: width) : []
     }
 
     /// One row of one direction: z ← a·p ∘ ((z + v_b) − s), s = p·(z + v_b); sums += result.
@@ -128,8 +132,7 @@ extension LinearHeadHessian {
     }
 
     /// Σ over blocks (in block order, in Double) of `width`-wide partial sums.
-    func combineBlocks(_ partial: [T], blocks: Int, width: Int) -> [T] {
-        guard !partial.isEmpty else { return [] }
+    func combineBlocks(_ partial: UnsafePointer<T>, blocks: Int, width: Int) -> [T] {
         var total = [Double](repeating: 0, count: width)
         for b in 0..<blocks {
             for j in 0..<width { total[j] += Double(partial[b * width + j]) }

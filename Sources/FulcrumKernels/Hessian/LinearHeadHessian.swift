@@ -48,19 +48,20 @@ public final class LinearHeadHessian<T: FulcrumFloat>: LinearOperator, @unchecke
     /// The loss definition the Hessian belongs to.
     public let loss: SoftmaxCrossEntropy<T>
     /// The loss at the prepared parameters (from the cross-entropy kernel).
-    public let lossResult: CrossEntropyResult<T>
+    public private(set) var lossResult: CrossEntropyResult<T>
     /// C·D, plus C with a bias.
     public var dimension: Int { classes * featureCount + (hasBias ? classes : 0) }
 
-    @usableFromInline let featureStorage: [T]
-    @usableFromInline let probabilityStorage: [T]
-    @usableFromInline let targetStorage: [Int32]
+    // The caches below are rewritten in place by `update`; products read them under `workspace`.
+    @usableFromInline var featureStorage: [T]
+    @usableFromInline var probabilityStorage: [T]
+    @usableFromInline var targetStorage: [Int32]
     /// a_n = s·h_n/τ² per row (0 for ignored rows).
-    @usableFromInline let curvatureWeights: [T]
+    @usableFromInline var curvatureWeights: [T]
     /// 1/τ: the extra factor of each further logit derivative.
     @usableFromInline let inverseTemperature: T
     /// s: 1/Σ w_y for `.mean`, 1 otherwise.
-    @usableFromInline let reductionScale: T
+    @usableFromInline var reductionScale: T
     let workspace = Mutex<[T]>([])
 
     /// Prepares the Hessian of `loss` for the head (`weights`, `bias`) on `features` and `targets`.
@@ -86,9 +87,6 @@ public final class LinearHeadHessian<T: FulcrumFloat>: LinearOperator, @unchecke
         guard n > 0, d > 0, c > 0 else {
             throw FulcrumError.emptyReduction(argument: "features", reason: "N = \(n), D = \(d), C = \(c)")
         }
-        try checkShape(weights, rows: c, columns: d, argument: "weights")
-        if let bias { try checkCount(bias.count, c, argument: "bias") }
-        try checkCount(targets.count, n, argument: "targets")
         if loss.zLossCoefficient != 0 {
             throw FulcrumError.invalidParameter(argument: "loss.zLossCoefficient", value: "\(loss.zLossCoefficient)", requirement: "0 (not supported by the Hessian)")
         }
@@ -98,6 +96,40 @@ public final class LinearHeadHessian<T: FulcrumFloat>: LinearOperator, @unchecke
         if loss.focalGamma != 0 {
             throw FulcrumError.invalidParameter(argument: "loss.focalGamma", value: "\(loss.focalGamma)", requirement: "0 (not supported by the Hessian)")
         }
+        (samples, featureCount, classes, hasBias) = (n, d, c, bias != nil)
+        self.loss = loss
+        inverseTemperature = 1 / loss.temperature
+        reductionScale = 1
+        lossResult = CrossEntropyResult(loss: 0, zLoss: 0, correctCount: 0, countedRows: 0, weightSum: 0)
+        featureStorage = [T](repeating: 0, count: n * d)
+        probabilityStorage = [T](repeating: 0, count: n * c)
+        targetStorage = [Int32](repeating: 0, count: n)
+        curvatureWeights = [T](repeating: 0, count: n)
+        try update(features: features, weights: weights, bias: bias, targets: targets)
+    }
+
+    /// Re-prepares the operator at new data and parameters of the **same shapes**, reusing its
+    /// memory: the form to call every step of a training loop (fresh memory costs page faults of
+    /// the order of a GEMM pass at large N·C).
+    ///
+    /// Cost: one N×C×D GEMM and one cross-entropy pass. Must not run concurrently with other calls
+    /// on the same operator.
+    /// - Throws: as `init`; `shapeMismatch` when a shape or the presence of the bias differs from
+    ///   the operator's. On a throw the operator is left unchanged unless the cross-entropy
+    ///   kernel itself failed.
+    @specialized(where T == Float)
+    @specialized(where T == Double)
+    public func update(
+        features: MatrixView<T>, weights: MatrixView<T>, bias: UnsafeBufferPointer<T>?, targets: UnsafeBufferPointer<Int32>
+    ) throws {
+        let (n, d, c) = (samples, featureCount, classes)
+        try checkShape(features, rows: n, columns: d, argument: "features")
+        try checkShape(weights, rows: c, columns: d, argument: "weights")
+        guard (bias != nil) == hasBias else {
+            throw FulcrumError.shapeMismatch(argument: "bias", expected: hasBias ? "\(c)" : "nil", actual: bias.map { "\($0.count)" } ?? "nil")
+        }
+        if let bias { try checkCount(bias.count, c, argument: "bias") }
+        try checkCount(targets.count, n, argument: "targets")
         try requireFinite(features, argument: "features")
         try requireFinite(weights, argument: "weights")
         if let bias, let j = bias.firstIndex(where: { !$0.isFinite }) {
@@ -105,47 +137,36 @@ public final class LinearHeadHessian<T: FulcrumFloat>: LinearOperator, @unchecke
         }
         let totals = try loss.validateTargets(targets, classes: c, excludedClasses: nil)
         let scale = try loss.reductionScale(totals)
-
-        var f = [T](repeating: 0, count: n * d)
-        f.withUnsafeMutableBufferPointer { out in
-            for i in 0..<n { (out.baseAddress! + i * d).update(from: features.row(i), count: d) }
-        }
-        var p = [T](repeating: 0, count: n * c)
-        var logits = [T](repeating: 0, count: n * c)
         // The bias enters the kernel as extra class offsets: p = softmax((F·Wᵀ + b + o − Δ)/τ).
         var withBias = loss
         if let bias {
             withBias.classOffsets = (0..<c).map { bias[$0] + (loss.classOffsets?[$0] ?? 0) }
         }
-        let result = try f.withUnsafeBufferPointer { f in
-            try logits.withUnsafeMutableBufferPointer { z in
-                let fv = MatrixView(unchecked: f.baseAddress, rows: n, columns: d, rowStride: d)
-                let zv = MutableMatrixView(unchecked: z.baseAddress, rows: n, columns: c, rowStride: c)
-                try BLAS.gemm(fv, weights, transposeB: true, into: zv)
-                return try p.withUnsafeMutableBufferPointer { p in
-                    try withBias.loss(logits: MatrixView(zv), targets: targets,
-                                      probabilities: MutableMatrixView(unchecked: p.baseAddress, rows: n, columns: c, rowStride: c))
+        try withWorkspace(count: n * c) { z in
+            let zv = MutableMatrixView(unchecked: z, rows: n, columns: c, rowStride: c)
+            try featureStorage.withUnsafeMutableBufferPointer { f in
+                let fv = MutableMatrixView(unchecked: f.baseAddress, rows: n, columns: d, rowStride: d)
+                Threads.forEachBlock(count: n, blockSize: 256) { _, rows in
+                    for i in rows { fv.row(i).update(from: features.row(i), count: d) }
                 }
+                try BLAS.gemm(MatrixView(fv), weights, transposeB: true, into: zv)
+            }
+            lossResult = try probabilityStorage.withUnsafeMutableBufferPointer { p in
+                try withBias.loss(logits: MatrixView(zv), targets: targets,
+                                  probabilities: MutableMatrixView(unchecked: p.baseAddress, rows: n, columns: c, rowStride: c))
             }
         }
         // h_n = (1 − ε)·w_y + (ε/C)·Σ_j w_j; a_n = s·h_n/τ².
         let eps = Double(loss.labelSmoothing)
         let weightTotal = loss.classWeights.map { $0.reduce(0.0) { $0 + Double($1) } } ?? Double(c)
         let tau = Double(loss.temperature)
-        curvatureWeights = targets.map { t -> T in
-            guard t != loss.ignoreIndex else { return 0 }
+        for (i, t) in targets.enumerated() {
+            targetStorage[i] = t
+            guard t != loss.ignoreIndex else { curvatureWeights[i] = 0; continue }
             let wy = Double(loss.classWeights?[Int(t)] ?? 1)
-            return T(scale * ((1 - eps) * wy + eps / Double(c) * weightTotal) / (tau * tau))
+            curvatureWeights[i] = T(scale * ((1 - eps) * wy + eps / Double(c) * weightTotal) / (tau * tau))
         }
-        inverseTemperature = T(1 / tau)
         reductionScale = T(scale)
-        (samples, featureCount, classes, hasBias) = (n, d, c, bias != nil)
-        self.loss = loss
-        lossResult = result
-        featureStorage = f
-        probabilityStorage = p
-        targetStorage = Array(targets)
-        workspace.withLock { $0 = logits }  // reused as the product workspace
     }
 
     /// y ← H·x for one flattened direction (see the type's documentation for the layout).
@@ -170,10 +191,11 @@ public final class LinearHeadHessian<T: FulcrumFloat>: LinearOperator, @unchecke
         try requireFinite(x, argument: "x")
         let k = x.rows
         guard k > 0 else { return }
-        try withWorkspace(count: samples * k * classes) { z in
-            let zv = MutableMatrixView(unchecked: z, rows: samples, columns: k * classes, rowStride: k * classes)
+        let width = k * classes
+        try withWorkspace(count: samples * width + partialCount(width: width)) { z in
+            let zv = MutableMatrixView(unchecked: z, rows: samples, columns: width, rowStride: width)
             try forward(x, into: zv)
-            let biasSums = hessianRows(zv, directions: x)
+            let biasSums = hessianRows(zv, directions: x, partials: z + samples * width)
             try backward(MatrixView(zv), biasSums: biasSums, into: y)
         }
     }
