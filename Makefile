@@ -21,7 +21,11 @@ build: deps
 bench: build
 	swift run -c release $(CPU_FLAGS) fulcrum-bench $(BENCH_ARGS)
 
+# The quick benchmark runs first so that a benchmark that no longer builds or runs fails the
+# test command; the test runner's summary is the last thing printed.
 test: deps
+	swift build -c release --product fulcrum-bench
+	.build/release/fulcrum-bench --quick --json .build/bench-quick.json
 	swift test -c release
 
 clean:

@@ -83,7 +83,8 @@ public struct LinearCrossEntropy<T: FulcrumFloat>: Sendable {
         let buffer = UnsafeMutableBufferPointer<T>.allocate(capacity: rowsPerChunk * v)
         defer { buffer.deallocate() }
         var sums = RowSums()
-        try crossEntropy.withPlan(classes: v, gradientScale: scale, hasExclusions: excludedClasses != nil) { plan, offsets, margins in
+        try crossEntropy.withPlan(classes: v, gradientScale: scale, hasExclusions: excludedClasses != nil,
+                                     wantsLogSumExp: false) { plan, offsets, margins in
             for start in stride(from: 0, to: n, by: rowsPerChunk) {
                 let rows = start ..< min(n, start + rowsPerChunk)
                 let logits = MutableMatrixView(unchecked: buffer.baseAddress, rows: rows.count, columns: v, rowStride: v)

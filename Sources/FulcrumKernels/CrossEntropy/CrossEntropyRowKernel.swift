@@ -6,7 +6,8 @@
 //      when the gradient pass can reuse it;
 //   C  the gradient (or the probabilities) written once.
 //
-// Splitting each pass at the target gives Σ_{j≠y} e_j on its own, so −log p_y = log1p(Σ_{j≠y}e_j / e_y)
+// Every pass runs over whole vectors of the row; in the one vector that holds the target, the
+// target's lane is split off with a lane mask. Splitting at the target gives Σ_{j≠y} e_j on its own, so −log p_y = log1p(Σ_{j≠y}e_j / e_y)
 // and 1 − p_y = Σ_{j≠y}e_j / s keep full relative accuracy even when p_y rounds to 1, and the
 // argmax test (ties to the lower index) falls out of the two segment maxima.
 
@@ -24,10 +25,12 @@ struct CrossEntropyPlan<T: FulcrumFloat>: @unchecked Sendable {
     @usableFromInline var gradientScale: Double
     /// Whether rows may exclude classes (then K and W are counted per row).
     @usableFromInline var hasExclusions: Bool
+    /// Whether the caller wants each row's log-sum-exp even where the loss does not need it.
+    @usableFromInline var wantsLogSumExp: Bool
 
     @inlinable
     init(classes: Int, weights: UnsafePointer<T>?, smoothing: Double, zLossCoefficient: Double,
-         focalGamma: Double, weightTotal: Double, gradientScale: Double, hasExclusions: Bool) {
+         focalGamma: Double, weightTotal: Double, gradientScale: Double, hasExclusions: Bool, wantsLogSumExp: Bool) {
         self.classes = classes
         self.weights = weights
         self.smoothing = smoothing
@@ -36,6 +39,7 @@ struct CrossEntropyPlan<T: FulcrumFloat>: @unchecked Sendable {
         self.weightTotal = weightTotal
         self.gradientScale = gradientScale
         self.hasExclusions = hasExclusions
+        self.wantsLogSumExp = wantsLogSumExp
     }
 }
 
@@ -109,27 +113,27 @@ func crossEntropyRow<S: RowScores>(
     typealias T = S.T
     let classes = plan.classes
     let split = y >= 0 ? y : classes
-    let resume = y >= 0 ? y + 1 : classes
     var outcome = RowOutcome()
 
     // Pass A: segment maxima and the finiteness probe.
     var maxBefore = T.Vector(repeating: -.infinity), maxAfter = maxBefore
     var probe = T.Vector()
-    forEachVector(T.self, from: 0, to: split) { j, count in
+    forEachVector(T.self, from: 0, to: classes) { j, count in
         let s = scores.scores(at: j, count: count)
-        maxBefore = maxBefore.replacing(with: s.z, where: s.z .> maxBefore)
         probe += s.probe
-    }
-    forEachVector(T.self, from: resume, to: classes) { j, count in
-        let s = scores.scores(at: j, count: count)
-        maxAfter = maxAfter.replacing(with: s.z, where: s.z .> maxAfter)
-        probe += s.probe
+        if j + count <= split {
+            maxBefore = T.maximum(s.z, maxBefore)
+        } else if j > split {
+            maxAfter = T.maximum(s.z, maxAfter)
+        } else {
+            let halves = T.split(s.z, atLane: split - j, fill: -.infinity)
+            maxBefore = T.maximum(halves.before, maxBefore)
+            maxAfter = T.maximum(halves.after, maxAfter)
+        }
     }
     let target = y >= 0 ? scores.target(y) : (z: -T.infinity, probe: 0, slope: 0)
-    guard (probe.sum() + target.probe).isFinite else {
-        outcome.nonFiniteColumn = (0..<classes).first { j in
-            j == y ? !target.probe.isFinite : !scores.scores(at: j, count: 1).probe[0].isFinite
-        } ?? 0
+    guard probe.sum().isFinite else {
+        outcome.nonFiniteColumn = (0..<classes).first { !scores.scores(at: $0, count: 1).probe[0].isFinite } ?? 0
         return outcome
     }
     let (highBefore, highAfter) = (maxBefore.max(), maxAfter.max())
@@ -141,29 +145,33 @@ func crossEntropyRow<S: RowScores>(
         return outcome
     }
     let mv = T.Vector(repeating: m)
+    /// `v` with the target's lane set to 0 (when this vector holds the target).
+    @inline(__always) func withoutTarget(_ v: T.Vector, _ j: Int, _ count: Int) -> T.Vector {
+        guard j <= y, y < j + count else { return v }
+        let halves = T.split(v, atLane: y - j, fill: 0)
+        return halves.before + halves.after
+    }
 
     // Pass S: the label-smoothing sums, only when asked for.
     let smoothing = y >= 0 ? plan.smoothing : 0
     var included = Double(classes), includedWeight = plan.weightTotal, smoothSum = 0.0
     if smoothing > 0 {
-        func gap(_ j: Int, _ count: Int) -> T.Vector {
-            let z = scores.scores(at: j, count: count).z
-            return (mv - z).replacing(with: 0, where: z .== -.infinity)
-        }
         let wy = Double(plan.weights?[y] ?? 1)
-        if let weights = plan.weights {
-            smoothSum = chunkedSum(T.self, from: 0, to: split) { gap($0, $1) * load(weights, $0, $1) }
-                + chunkedSum(T.self, from: resume, to: classes) { gap($0, $1) * load(weights, $0, $1) }
-        } else {
-            smoothSum = chunkedSum(T.self, from: 0, to: split, gap) + chunkedSum(T.self, from: resume, to: classes, gap)
+        let weights = plan.weights
+        /// w_j·(m − z_j) on included lanes, 0 on excluded ones (z = −∞) and on the target's.
+        @inline(__always) func gap(_ j: Int, _ count: Int) -> T.Vector {
+            let z = scores.scores(at: j, count: count).z
+            var g = T.select(where: z, isLessThan: T.Vector(repeating: -.greatestFiniteMagnitude), T.Vector(), else: mv - z)
+            if let weights { g *= load(weights, j, count) }
+            return withoutTarget(g, j, count)
         }
-        smoothSum += wy * Double(m - target.z)
+        smoothSum = chunkedSum(T.self, from: 0, to: classes, gap) + wy * Double(m - target.z)
         if plan.hasExclusions {
-            included = 1 + chunkedSum(T.self, from: 0, to: split, scores.inclusion)
-                + chunkedSum(T.self, from: resume, to: classes, scores.inclusion)
-            if let weights = plan.weights {
-                includedWeight = wy + chunkedSum(T.self, from: 0, to: split) { scores.inclusion(at: $0, count: $1) * load(weights, $0, $1) }
-                    + chunkedSum(T.self, from: resume, to: classes) { scores.inclusion(at: $0, count: $1) * load(weights, $0, $1) }
+            included = 1 + chunkedSum(T.self, from: 0, to: classes) { withoutTarget(scores.inclusion(at: $0, count: $1), $0, $1) }
+            if let weights {
+                includedWeight = wy + chunkedSum(T.self, from: 0, to: classes) {
+                    withoutTarget(scores.inclusion(at: $0, count: $1) * load(weights, $0, $1), $0, $1)
+                }
             } else {
                 includedWeight = included
             }
@@ -172,25 +180,26 @@ func crossEntropyRow<S: RowScores>(
 
     // Pass B: the exponentials, kept in the output when the last pass can reuse them.
     let keep = S.reusesExponentials && destination != .nothing
-    func exponentials(_ j: Int, _ count: Int) -> T.Vector {
+    let rest = chunkedSum(T.self, from: 0, to: classes) { j, count in
         let e = T.exp(scores.scores(at: j, count: count).z - mv)
         if keep { store(e, output.unsafelyUnwrapped, j, count) }
-        return e
+        return withoutTarget(e, j, count)
     }
-    let rest = chunkedSum(T.self, from: 0, to: split, exponentials) + chunkedSum(T.self, from: resume, to: classes, exponentials)
     let ey = y >= 0 ? Double(T.exp(target.z - m)) : 0
     let s = rest + ey
-    let logS = Double.log(s)
+    let ratio = rest / ey
+    let direct = y >= 0 && ey > 0 && ratio.isFinite  // −log p_y = log1p(ratio) needs no lse
+    let needsLogSumExp = !direct || smoothing > 0 || plan.zLossCoefficient > 0 || plan.wantsLogSumExp
+    let logS = needsLogSumExp ? Double.log(s) : .nan
     outcome.logSumExp = Double(m) + logS
 
     // The row's scalars, in Double.
     var alpha = 1.0, targetGradient = 0.0, beta = 0.0
     if y >= 0 {
         let wy = Double(plan.weights?[y] ?? 1)
-        let ratio = rest / ey
-        let nll = ey > 0 && ratio.isFinite ? Double.log1p(ratio) : Double(m - target.z) + logS
+        let nll = direct ? Double.log1p(ratio) : Double(m - target.z) + logS
         let spread = smoothing / included
-        let ce = (1 - smoothing) * wy * nll + spread * (smoothSum + includedWeight * logS)
+        let ce = (1 - smoothing) * wy * nll + (smoothing > 0 ? spread * (smoothSum + includedWeight * logS) : 0)
         let miss = rest / s  // 1 − p_y, accurate near p_y = 1
         var modulation = 1.0, slope = 0.0  // (1 − p_y)^γ and γ(1 − p_y)^{γ−1}·p_y·CE
         if plan.focalGamma > 0 {
@@ -198,8 +207,11 @@ func crossEntropyRow<S: RowScores>(
             modulation = Double.pow(miss, gamma)
             slope = ce == 0 ? 0 : gamma * Double.pow(miss, gamma - 1) * (ey / s) * ce
         }
-        let zTerm = 2 * plan.zLossCoefficient * wy * outcome.logSumExp
-        outcome.zLoss = plan.zLossCoefficient * wy * outcome.logSumExp * outcome.logSumExp
+        var zTerm = 0.0
+        if plan.zLossCoefficient > 0 {
+            zTerm = 2 * plan.zLossCoefficient * wy * outcome.logSumExp
+            outcome.zLoss = plan.zLossCoefficient * wy * outcome.logSumExp * outcome.logSumExp
+        }
         outcome.loss = modulation * ce + outcome.zLoss
         alpha = modulation * ((1 - smoothing) * wy + spread * includedWeight) + slope + zTerm
         beta = modulation * spread
@@ -213,7 +225,7 @@ func crossEntropyRow<S: RowScores>(
     let a = T.Vector(repeating: T(destination == .gradient ? alpha / s * scale : 1 / s))
     let b = T.Vector(repeating: T(beta * scale))
     let reuse = UnsafePointer(output)
-    func write(_ j: Int, _ count: Int) {
+    @inline(__always) func write(_ j: Int, _ count: Int) {
         var slope = T.Vector(repeating: 1)
         let e: T.Vector
         if S.reusesExponentials {
@@ -234,8 +246,7 @@ func crossEntropyRow<S: RowScores>(
         }
         store(g, output, j, count)
     }
-    forEachVector(T.self, from: 0, to: split, write)
-    forEachVector(T.self, from: resume, to: classes, write)
+    forEachVector(T.self, from: 0, to: classes, write)
     if y >= 0 {
         output[y] = destination == .gradient ? T(targetGradient * scale) * target.slope : T(ey / s)
     }

@@ -22,16 +22,6 @@ protocol RowScores {
     func target(_ y: Int) -> (z: T, probe: T, slope: T)
 }
 
-extension FulcrumFloat {
-    /// Lanes at or beyond `count` of a vector starting a partial tail.
-    @inlinable @inline(__always)
-    static func paddingLanes(from count: Int) -> SIMDMask<Vector.MaskStorage> {
-        var index = Vector()
-        for lane in 0..<vectorWidth { index[lane] = Self(lane) }
-        return index .>= Self(count)
-    }
-}
-
 /// z = x; the target's z is x_y − margin_y.
 @usableFromInline
 struct PlainRowScores<T: FulcrumFloat>: RowScores {
@@ -53,7 +43,7 @@ struct PlainRowScores<T: FulcrumFloat>: RowScores {
             return (x, x - x)
         }
         let x = logits.loadVector(at: j, count: count, padding: 0)
-        return (x.replacing(with: -.infinity, where: T.paddingLanes(from: count)), x - x)
+        return (T.keepingLanes(below: count, of: x, fill: -.infinity), x - x)
     }
 
     @inlinable @inline(__always)
@@ -64,7 +54,7 @@ struct PlainRowScores<T: FulcrumFloat>: RowScores {
     @inlinable @inline(__always)
     func inclusion(at j: Int, count: Int) -> T.Vector {
         let one = T.Vector(repeating: 1)
-        return count == T.vectorWidth ? one : one.replacing(with: 0, where: T.paddingLanes(from: count))
+        return count == T.vectorWidth ? one : T.keepingLanes(below: count, of: one, fill: 0)
     }
 
     @inlinable @inline(__always)
@@ -99,15 +89,12 @@ struct AdjustedRowScores<T: FulcrumFloat>: RowScores {
 
     @inlinable static var reusesExponentials: Bool { false }
 
+    /// 1 on lanes the mask excludes and on padding lanes, 0 on included lanes.
     @inlinable @inline(__always)
-    func exclusion(at j: Int, count: Int) -> SIMDMask<T.Vector.MaskStorage> {
-        var flags = T.Vector()
-        if let excluded {
-            for lane in 0..<count where excluded[j + lane] != 0 { flags[lane] = 1 }
-        }
-        var mask = flags .!= 0
-        if count < T.vectorWidth { mask = mask .| T.paddingLanes(from: count) }
-        return mask
+    func exclusion(at j: Int, count: Int) -> T.Vector {
+        var flags = T.Vector(repeating: 1)
+        for lane in 0..<count { flags[lane] = excluded.map { $0[j + lane] != 0 ? 1 : 0 } ?? 0 }
+        return flags
     }
 
     /// Capped logits and, when asked, dz/dx.
@@ -126,9 +113,9 @@ struct AdjustedRowScores<T: FulcrumFloat>: RowScores {
         if let offsets {
             u += count == T.vectorWidth ? offsets.loadVector(at: j) : offsets.loadVector(at: j, count: count, padding: 0)
         }
-        let out = exclusion(at: j, count: count)
-        let z = (u * scale).replacing(with: -.infinity, where: out)
-        return (z, (x - x).replacing(with: 0, where: out), slope)
+        let half = T.Vector(repeating: 0.5), out = exclusion(at: j, count: count)
+        let z = T.select(where: out, isLessThan: half, u * scale, else: T.Vector(repeating: -.infinity))
+        return (z, T.select(where: out, isLessThan: half, x - x, else: T.Vector()), slope)
     }
 
     @inlinable @inline(__always)
@@ -145,7 +132,7 @@ struct AdjustedRowScores<T: FulcrumFloat>: RowScores {
 
     @inlinable @inline(__always)
     func inclusion(at j: Int, count: Int) -> T.Vector {
-        T.Vector(repeating: 1).replacing(with: 0, where: exclusion(at: j, count: count))
+        1 - exclusion(at: j, count: count)
     }
 
     @inlinable @inline(__always)

@@ -18,7 +18,7 @@ struct RowSums {
 extension SoftmaxCrossEntropy {
     /// Calls `body` with the plan and the option pointers, valid for the duration of the call.
     func withPlan<R>(
-        classes: Int, gradientScale: Double, hasExclusions: Bool,
+        classes: Int, gradientScale: Double, hasExclusions: Bool, wantsLogSumExp: Bool,
         _ body: (CrossEntropyPlan<T>, UnsafePointer<T>?, UnsafePointer<T>?) throws -> R
     ) rethrows -> R {
         try withOptionalPointer(classWeights) { weights in
@@ -28,7 +28,8 @@ extension SoftmaxCrossEntropy {
                         classes: classes, weights: weights, smoothing: Double(labelSmoothing),
                         zLossCoefficient: Double(zLossCoefficient), focalGamma: Double(focalGamma),
                         weightTotal: classWeights.map { $0.reduce(0.0) { $0 + Double($1) } } ?? Double(classes),
-                        gradientScale: gradientScale, hasExclusions: hasExclusions)
+                        gradientScale: gradientScale, hasExclusions: hasExclusions,
+                        wantsLogSumExp: wantsLogSumExp)
                     return try body(plan, offsets, margins)
                 }
             }

@@ -170,7 +170,7 @@ public struct SoftmaxCrossEntropy<T: FulcrumFloat>: Sendable {
             throw FulcrumError.invalidParameter(argument: "gradientScale", value: "\(gradientScale)", requirement: "finite")
         }
         let sums = withPlan(classes: logits.columns, gradientScale: Double(gradientScale) * scale,
-                            hasExclusions: excludedClasses != nil) { plan, offsets, margins in
+                            hasExclusions: excludedClasses != nil, wantsLogSumExp: rowLogSumExp != nil) { plan, offsets, margins in
             processRows(logits: logits, targets: targets.baseAddress, output: output, destination: destination,
                         excludedClasses: excludedClasses, plan: plan, offsets: offsets, margins: margins,
                         rowLosses: rowLosses?.baseAddress, rowLogSumExp: rowLogSumExp?.baseAddress)

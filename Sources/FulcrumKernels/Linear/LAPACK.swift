@@ -67,7 +67,8 @@ public enum LAPACK {
         }
         guard n > 0 else { return }
         let job = vectors == nil ? Int8(UInt8(ascii: "N")) : Int8(UInt8(ascii: "V"))
-        let ldz = Int32(max(1, vectors?.rowStride ?? 1))
+        // LAPACKE's row-major check wants ldz ≥ N even when no vectors are asked for.
+        let ldz = Int32(max(1, vectors?.rowStride ?? n))
         var scratch = T(0)
         let info = withUnsafeMutablePointer(to: &scratch) { dummy -> Int32 in
             // LAPACKE reads e even for N = 1; give it a valid address.
@@ -86,12 +87,11 @@ public enum LAPACK {
         try checkCount(values.count, min(a.rows, a.columns), argument: "values")
         guard a.rows > 0, a.columns > 0 else { return }
         let job = Int8(UInt8(ascii: "N"))
+        // No vectors are written; LAPACKE still checks ldu ≥ M and ldvt ≥ N.
         let (m, n, lda) = (Int32(a.rows), Int32(a.columns), Int32(a.rowStride))
-        // No vectors are computed, but row-major LAPACKE still checks ldu ≥ m and ldvt ≥ n.
-        let (ldu, ldvt) = (m, n)
         let info = T.self == Float.self
-            ? LAPACKE_sgesdd(Int32(LAPACK_ROW_MAJOR), job, m, n, a.baseAddress.map(mutableFloats), lda, values.baseAddress.map(mutableFloats), nil, ldu, nil, ldvt)
-            : LAPACKE_dgesdd(Int32(LAPACK_ROW_MAJOR), job, m, n, a.baseAddress.map(mutableDoubles), lda, values.baseAddress.map(mutableDoubles), nil, ldu, nil, ldvt)
+            ? LAPACKE_sgesdd(Int32(LAPACK_ROW_MAJOR), job, m, n, a.baseAddress.map(mutableFloats), lda, values.baseAddress.map(mutableFloats), nil, m, nil, n)
+            : LAPACKE_dgesdd(Int32(LAPACK_ROW_MAJOR), job, m, n, a.baseAddress.map(mutableDoubles), lda, values.baseAddress.map(mutableDoubles), nil, m, nil, n)
         try check(info, "gesdd")
     }
 

@@ -20,6 +20,15 @@ where Vector.Scalar == Self, Vector.MaskStorage: Sendable {
     /// `a * b + c`, fused when the target has FMA, in registers either way.
     static func multiplyAdd(_ a: Vector, _ b: Vector, _ c: Vector) -> Vector
 
+    /// The lane-wise maximum: `a` where `a > b`, else `b` (so a NaN in `b` wins). One maxps/maxpd.
+    static func maximum(_ a: Vector, _ b: Vector) -> Vector
+
+    /// Lane-wise `a < b ? x : y` (false for NaN lanes). One compare and a blend.
+    static func select(where a: Vector, isLessThan b: Vector, _ x: Vector, else y: Vector) -> Vector
+
+    /// The vector (0, 1, 2, …, width − 1).
+    static var laneIndices: Vector { get }
+
     /// eˣ per lane; see `Float.exp(_:)` and `Double.exp(_:)` for the error bounds.
     static func exp(_ x: Vector) -> Vector
 
@@ -45,16 +54,29 @@ extension FulcrumFloat {
     @inlinable @inline(__always)
     public static var vectorWidth: Int { Vector.scalarCount }
 
+    /// The lanes of `v` before lane `k` and after it, the other lanes set to `fill`.
+    @inlinable @inline(__always)
+    public static func split(_ v: Vector, atLane k: Int, fill: Self) -> (before: Vector, after: Vector) {
+        let index = laneIndices, lane = Vector(repeating: Self(k)), other = Vector(repeating: fill)
+        return (select(where: index, isLessThan: lane, v, else: other), select(where: lane, isLessThan: index, v, else: other))
+    }
+
+    /// `v` on lanes `0 ..< count`, `fill` on the others.
+    @inlinable @inline(__always)
+    public static func keepingLanes(below count: Int, of v: Vector, fill: Self) -> Vector {
+        select(where: laneIndices, isLessThan: Vector(repeating: Self(count)), v, else: Vector(repeating: fill))
+    }
+
     /// tanh per lane as (1 − e^{−2|x|}) / (1 + e^{−2|x|}) with the sign of x: absolute error
     /// within a few ulp of 1, so relative accuracy is lost for |x| ≪ 1 (used by the logit softcap,
     /// where an absolute bound is what matters).
     @inlinable @inline(__always)
     public static func tanh(_ x: Vector) -> Vector {
-        let negative = x .< 0
-        let magnitude = x.replacing(with: -x, where: negative)
+        let zero = Vector()
+        let magnitude = select(where: x, isLessThan: zero, -x, else: x)
         let t = exp(magnitude * -2)
         let y = (1 - t) / (1 + t)
-        return y.replacing(with: -y, where: negative)
+        return select(where: x, isLessThan: zero, -y, else: y)
     }
 }
 
@@ -65,6 +87,17 @@ extension Float: FulcrumFloat {
     public static func multiplyAdd(_ a: Vector, _ b: Vector, _ c: Vector) -> Vector {
         fulcrum_multiply_add_float8(a, b, c)
     }
+
+    @inlinable @inline(__always)
+    public static func maximum(_ a: Vector, _ b: Vector) -> Vector { fulcrum_maximum_float8(a, b) }
+
+    @inlinable @inline(__always)
+    public static func select(where a: Vector, isLessThan b: Vector, _ x: Vector, else y: Vector) -> Vector {
+        fulcrum_select_less_float8(a, b, x, y)
+    }
+
+    @inlinable @inline(__always)
+    public static var laneIndices: Vector { Vector(0, 1, 2, 3, 4, 5, 6, 7) }
 
     @inlinable @inline(__always) public static func exp(_ x: Float) -> Float { expf(x) }
     @inlinable @inline(__always) public static func log(_ x: Float) -> Float { logf(x) }
@@ -81,6 +114,17 @@ extension Double: FulcrumFloat {
     public static func multiplyAdd(_ a: Vector, _ b: Vector, _ c: Vector) -> Vector {
         fulcrum_multiply_add_double4(a, b, c)
     }
+
+    @inlinable @inline(__always)
+    public static func maximum(_ a: Vector, _ b: Vector) -> Vector { fulcrum_maximum_double4(a, b) }
+
+    @inlinable @inline(__always)
+    public static func select(where a: Vector, isLessThan b: Vector, _ x: Vector, else y: Vector) -> Vector {
+        fulcrum_select_less_double4(a, b, x, y)
+    }
+
+    @inlinable @inline(__always)
+    public static var laneIndices: Vector { Vector(0, 1, 2, 3) }
 
     @inlinable @inline(__always) public static func exp(_ x: Double) -> Double { libmExp(x) }
     @inlinable @inline(__always) public static func log(_ x: Double) -> Double { libmLog(x) }

@@ -17,8 +17,8 @@ extension Float {
     @inlinable @inline(__always)
     public static func exp(_ x: Vector) -> Vector {
         let magic = Vector(repeating: 12_582_912)  // 1.5·2²³
-        var x = x.replacing(with: -110, where: x .< -110)
-        x = x.replacing(with: 100, where: x .> 100)
+        let (low, high) = (Vector(repeating: -110), Vector(repeating: 100))
+        let x = select(where: high, isLessThan: x, high, else: select(where: x, isLessThan: low, low, else: x))
         let t = multiplyAdd(x, Vector(repeating: 1.442_695_04), magic)
         let n = t - magic
         var r = multiplyAdd(n, Vector(repeating: -0.693_359_375), x)
@@ -46,8 +46,8 @@ extension Double {
     @inlinable @inline(__always)
     public static func exp(_ x: Vector) -> Vector {
         let magic = Vector(repeating: 6_755_399_441_055_744)  // 1.5·2⁵²
-        var x = x.replacing(with: -760, where: x .< -760)
-        x = x.replacing(with: 720, where: x .> 720)
+        let (low, high) = (Vector(repeating: -760), Vector(repeating: 720))
+        let x = select(where: high, isLessThan: x, high, else: select(where: x, isLessThan: low, low, else: x))
         let t = multiplyAdd(x, Vector(repeating: 1.442_695_040_888_963_4), magic)
         let n = t - magic
         var r = multiplyAdd(n, Vector(repeating: -6.931_457_519_531_25e-1), x)
