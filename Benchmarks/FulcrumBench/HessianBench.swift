@@ -100,7 +100,7 @@ func hessianBenchmarks(_ context: BenchContext) throws {
     }
     if context.wants("hvp lanczos20") {
         let steps = 20
-        var generator = BenchRandom(seed: 3)
+        var generator = SplitMix64(seed: 3)
         let t = try context.median(runs: context.quick ? 3 : 3) {
             _ = try Lanczos.eigenpairs(of: op, count: 1, steps: steps, using: &generator)
         }
@@ -145,5 +145,3 @@ private func plainHVPSeconds(_ context: BenchContext, n: Int, d: Int, c: Int, fe
     }
     return seconds * Double(n) / Double(rows)
 }
-
-extension BenchRandom: RandomNumberGenerator {}

@@ -137,9 +137,12 @@ public final class LinearHeadHessian<T: FulcrumFloat>: LinearOperator, @unchecke
         }
         let totals = try loss.validateTargets(targets, classes: c, excludedClasses: nil)
         let scale = try loss.reductionScale(totals)
-        // The bias enters the kernel as extra class offsets: p = softmax((F·Wᵀ + b + o − Δ)/τ).
+        // Without class offsets of its own, the bias is written into the logits (rows of b, then
+        // the GEMM adds F·Wᵀ), which keeps the kernel on its fastest path; otherwise it joins the
+        // offsets: p = softmax((F·Wᵀ + b + o − Δ)/τ).
         var withBias = loss
-        if let bias {
+        let biasInLogits = bias != nil && loss.classOffsets == nil
+        if let bias, !biasInLogits {
             withBias.classOffsets = (0..<c).map { bias[$0] + (loss.classOffsets?[$0] ?? 0) }
         }
         try withWorkspace(count: n * c) { z in
@@ -147,9 +150,12 @@ public final class LinearHeadHessian<T: FulcrumFloat>: LinearOperator, @unchecke
             try featureStorage.withUnsafeMutableBufferPointer { f in
                 let fv = MutableMatrixView(unchecked: f.baseAddress, rows: n, columns: d, rowStride: d)
                 Threads.forEachBlock(count: n, blockSize: 256) { _, rows in
-                    for i in rows { fv.row(i).update(from: features.row(i), count: d) }
+                    for i in rows {
+                        fv.row(i).update(from: features.row(i), count: d)
+                        if biasInLogits, let b = bias?.baseAddress { zv.row(i).update(from: b, count: c) }
+                    }
                 }
-                try BLAS.gemm(MatrixView(fv), weights, transposeB: true, into: zv)
+                try BLAS.gemm(MatrixView(fv), weights, transposeB: true, into: zv, beta: biasInLogits ? 1 : 0)
             }
             lossResult = try probabilityStorage.withUnsafeMutableBufferPointer { p in
                 try withBias.loss(logits: MatrixView(zv), targets: targets,
