@@ -9,6 +9,8 @@ public enum FeatureConditioning {
     ///
     /// - Throws: `FulcrumError.emptyReduction` for an empty matrix, `nonFiniteValue`,
     ///   `lapackFailure` when `gesdd` does not converge.
+    @specialized(where T == Float)
+    @specialized(where T == Double)
     public static func singularValues<T: FulcrumFloat>(of features: MatrixView<T>) throws -> [T] {
         guard features.rows > 0, features.columns > 0 else {
             throw FulcrumError.emptyReduction(argument: "features", reason: "shape \(features.shape)")
@@ -31,6 +33,8 @@ public enum FeatureConditioning {
     /// and 1 for a matrix of orthonormal rows or columns.
     ///
     /// - Throws: as `singularValues(of:)`, and `emptyReduction` for the zero matrix (0/0).
+    @specialized(where T == Float)
+    @specialized(where T == Double)
     public static func conditionNumber<T: FulcrumFloat>(of features: MatrixView<T>) throws -> T {
         let sigma = try singularValues(of: features)
         guard let largest = sigma.first, largest > 0 else {

@@ -14,6 +14,8 @@ public enum GradientCoherence {
     /// row order within fixed column blocks, so the result does not depend on the thread count.
     /// - Throws: `FulcrumError.emptyReduction` for N = 0, P = 0 or all-zero gradients (0/0);
     ///   `nonFiniteValue` for a NaN or infinity.
+    @specialized(where T == Float)
+    @specialized(where T == Double)
     public static func coherence<T: FulcrumFloat>(of gradients: MatrixView<T>) throws -> Double {
         let (rows, columns) = (gradients.rows, gradients.columns)
         guard rows > 0, columns > 0 else {
@@ -63,6 +65,8 @@ public enum GradientCoherence {
     /// (without the "+ 1" parts for a head without bias), averaged over the N' rows that are not
     /// ignored. Cost: one C×D×N GEMM and O(N·(C + D)).
     /// - Throws: `FulcrumError.emptyReduction` when every per-example gradient is zero.
+    @specialized(where T == Float)
+    @specialized(where T == Double)
     public static func coherence<T: FulcrumFloat>(of head: LinearHeadHessian<T>) throws -> Double {
         let (n, c, d) = (head.samples, head.classes, head.featureCount)
         var g = try Matrix<T>(rows: n, columns: c, repeating: 0)

@@ -55,6 +55,8 @@ public enum HessianAlignment {
     ///   - beta: weight β ≥ 0 of the gradient term.
     /// - Throws: `FulcrumError.invalidParameter` for fewer than 2 domains or a negative or
     ///   non-finite weight; `shapeMismatch` when the domains' parameter shapes differ.
+    @specialized(where T == Float)
+    @specialized(where T == Double)
     public static func hessianGradientProduct<T: FulcrumFloat>(
         domains: [LinearHeadHessian<T>], alpha: Double, beta: Double
     ) throws -> Penalty<T> {

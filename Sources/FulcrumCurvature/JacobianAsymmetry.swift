@@ -52,6 +52,8 @@ public enum JacobianAsymmetry {
     /// accumulated in Double: 2·Σ_{i>j} (Jᵢⱼ − Jⱼᵢ)².
     ///
     /// - Throws: `FulcrumError.shapeMismatch` unless `j` is square; `nonFiniteValue`.
+    @specialized(where T == Float)
+    @specialized(where T == Double)
     public static func exact<T: FulcrumFloat>(_ j: MatrixView<T>) throws -> Double {
         guard j.rows == j.columns else {
             throw FulcrumError.shapeMismatch(argument: "j", expected: "square", actual: j.shape)

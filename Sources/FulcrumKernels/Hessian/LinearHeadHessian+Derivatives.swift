@@ -7,6 +7,8 @@ extension LinearHeadHessian {
     /// respect to (W, b) is (g_n ⊗ f_n, g_n).
     ///
     /// - Throws: `FulcrumError.shapeMismatch` unless `gradients` is N×C.
+    @specialized(where T == Float)
+    @specialized(where T == Double)
     public func rowGradients(into gradients: MutableMatrixView<T>) throws {
         try checkShape(MatrixView(gradients), rows: samples, columns: classes, argument: "gradients")
         let c = classes

@@ -39,6 +39,7 @@ import Synchronization
 /// head), of sharpness tracking in "Outliers with Opposing Signals", and of PyHessian-style
 /// analyses of a linear probe.
 public final class LinearHeadHessian<T: FulcrumFloat>: LinearOperator, @unchecked Sendable {
+    /// The element type.
     public typealias Scalar = T
 
     /// N, D, C.
@@ -179,6 +180,8 @@ public final class LinearHeadHessian<T: FulcrumFloat>: LinearOperator, @unchecke
     ///
     /// - Throws: `FulcrumError.shapeMismatch` for a wrong length; `nonFiniteValue(argument: "x")`
     ///   for a NaN or infinity in the direction.
+    @specialized(where T == Float)
+    @specialized(where T == Double)
     public func apply(_ x: UnsafeBufferPointer<T>, into y: UnsafeMutableBufferPointer<T>) throws {
         try checkCount(x.count, dimension, argument: "x")
         try checkCount(y.count, dimension, argument: "y")

@@ -55,6 +55,7 @@ func checkBatch<T>(_ x: MatrixView<T>, _ y: MutableMatrixView<T>, dimension: Int
 /// The closure receives `x` (dimension elements) and writes A·x into `y`; errors it throws pass
 /// through unchanged.
 public struct ClosureOperator<Scalar: FulcrumFloat>: LinearOperator {
+    /// Length of the vectors.
     public let dimension: Int
     @usableFromInline let body: (UnsafeBufferPointer<Scalar>, UnsafeMutableBufferPointer<Scalar>) throws -> Void
 
@@ -69,6 +70,9 @@ public struct ClosureOperator<Scalar: FulcrumFloat>: LinearOperator {
         self.body = body
     }
 
+    /// y ← A·x by the closure.
+    ///
+    /// - Throws: `FulcrumError.shapeMismatch` for buffers of the wrong length; the closure's errors.
     public func apply(_ x: UnsafeBufferPointer<Scalar>, into y: UnsafeMutableBufferPointer<Scalar>) throws {
         try checkCount(x.count, dimension, argument: "x")
         try checkCount(y.count, dimension, argument: "y")
@@ -84,6 +88,7 @@ public struct ClosureOperator<Scalar: FulcrumFloat>: LinearOperator {
 public struct SymmetricMatrixOperator<Scalar: FulcrumFloat>: LinearOperator {
     /// The matrix, row-major, symmetrised from the lower triangle of the input.
     public let matrix: Matrix<Scalar>
+    /// N.
     public var dimension: Int { matrix.rows }
 
     /// The operator of the symmetric matrix whose lower triangle is that of `a`.
@@ -105,12 +110,18 @@ public struct SymmetricMatrixOperator<Scalar: FulcrumFloat>: LinearOperator {
         matrix = m
     }
 
+    /// y ← A·x (`gemv`).
+    ///
+    /// - Throws: `FulcrumError.shapeMismatch` for buffers of the wrong length.
     public func apply(_ x: UnsafeBufferPointer<Scalar>, into y: UnsafeMutableBufferPointer<Scalar>) throws {
         try checkCount(x.count, dimension, argument: "x")
         try checkCount(y.count, dimension, argument: "y")
         try matrix.withView { try BLAS.gemv($0, x, into: y) }
     }
 
+    /// Yᵢ ← A·Xᵢ for every row (one `gemm`).
+    ///
+    /// - Throws: `FulcrumError.shapeMismatch` for batches of the wrong shape.
     public func apply(_ x: MatrixView<Scalar>, into y: MutableMatrixView<Scalar>) throws {
         try checkBatch(x, y, dimension: dimension)
         // Y = X·Aᵀ = X·A (A symmetric).

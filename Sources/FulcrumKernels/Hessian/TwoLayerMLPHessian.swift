@@ -24,6 +24,7 @@ import Darwin
 /// Cost: 8 GEMMs per product (2·N·(2·H·D + 6·C·H) flops), plus element-wise passes. The Hessian
 /// is indefinite in general (the hidden layer makes the loss non-convex).
 public final class TwoLayerMLPHessian<T: FulcrumFloat>: LinearOperator, @unchecked Sendable {
+    /// The element type.
     public typealias Scalar = T
 
     /// The hidden-layer nonlinearity σ.
@@ -42,6 +43,7 @@ public final class TwoLayerMLPHessian<T: FulcrumFloat>: LinearOperator, @uncheck
     public let activation: Activation
     /// The output layer's Hessian operator on the hidden activations (P, curvature weights, G).
     public let head: LinearHeadHessian<T>
+    /// H·D + H + C·H + C.
     public var dimension: Int { hidden * inputs + hidden + classes * hidden + classes }
 
     let x: [T], w2: [T]
@@ -55,6 +57,8 @@ public final class TwoLayerMLPHessian<T: FulcrumFloat>: LinearOperator, @uncheck
     /// - Throws: `FulcrumError.shapeMismatch` naming the argument, `nonFiniteValue` for a NaN or
     ///   infinity in any input, `emptyReduction` for an empty dimension, and the errors of
     ///   `LinearHeadHessian.init` for the loss options and targets.
+    @specialized(where T == Float)
+    @specialized(where T == Double)
     public init(
         inputs x: MatrixView<T>, firstWeights w1: MatrixView<T>, firstBias b1: UnsafeBufferPointer<T>,
         secondWeights w2: MatrixView<T>, secondBias b2: UnsafeBufferPointer<T>, activation: Activation,
@@ -119,6 +123,8 @@ public final class TwoLayerMLPHessian<T: FulcrumFloat>: LinearOperator, @uncheck
     /// The gradient of the loss with respect to the flattened parameters.
     ///
     /// - Throws: `FulcrumError.shapeMismatch` unless `gradient` holds `dimension` elements.
+    @specialized(where T == Float)
+    @specialized(where T == Double)
     public func gradient(into gradient: UnsafeMutableBufferPointer<T>) throws {
         try checkCount(gradient.count, dimension, argument: "gradient")
         let da1 = zip(slopes, hiddenGradient).map { $0 * $1 }
@@ -128,6 +134,8 @@ public final class TwoLayerMLPHessian<T: FulcrumFloat>: LinearOperator, @uncheck
     /// y ← H·v for one flattened direction.
     ///
     /// - Throws: `FulcrumError.shapeMismatch` for wrong lengths, `nonFiniteValue(argument: "x")`.
+    @specialized(where T == Float)
+    @specialized(where T == Double)
     public func apply(_ v: UnsafeBufferPointer<T>, into y: UnsafeMutableBufferPointer<T>) throws {
         try checkCount(v.count, dimension, argument: "x")
         try checkCount(y.count, dimension, argument: "y")
