@@ -165,6 +165,21 @@ import FulcrumKernels
         #expect(throws: FulcrumError.self) { try make(f, n, w, c, b, t, loss: SoftmaxCrossEntropy(focalGamma: 2)) }
         #expect(throws: FulcrumError.self) { try make(f, n, w, c, b, [-100, -100, -100, -100, -100]) }
         #expect(throws: FulcrumError.self) { try make([], 0, w, c, b, []) }
+        // A wider matrix: the SIMD screen finds the first non-finite element (row, then column).
+        var wide = [Float](repeating: 0.5, count: 100 * 37)
+        wide[90 * 37 + 36] = .infinity
+        wide[70 * 37 + 20] = .nan
+        wide[70 * 37 + 30] = -.infinity
+        let wideWeights = [Float](repeating: 0.1, count: 2 * 37)
+        #expect(throws: FulcrumError.nonFiniteValue(argument: "features", row: 70, column: 20)) {
+            try wide.withView(rows: 100, columns: 37) { fv in
+                try wideWeights.withView(rows: 2, columns: 37) { wv in
+                    try [Int32](repeating: 0, count: 100).withUnsafeBufferPointer {
+                        try LinearHeadHessian(features: fv, weights: wv, bias: nil, targets: $0)
+                    }
+                }
+            }
+        }
         let op = try problem.hessian(Double.self)
         var x = [Double](repeating: 0, count: op.dimension)
         x[7] = .nan

@@ -210,12 +210,33 @@ public final class LinearHeadHessian<T: FulcrumFloat>: LinearOperator, @unchecke
     }
 }
 
-/// Throws `nonFiniteValue` at the first NaN or infinity of `m`.
+/// Throws `nonFiniteValue` at the first NaN or infinity of `m` (lowest row, then column).
+///
+/// Rows are screened in parallel fixed blocks with SIMD (x·0 is NaN exactly when x is not
+/// finite, and a NaN survives the sum); only a flagged row is scanned element by element.
 func requireFinite<T: FulcrumFloat>(_ m: MatrixView<T>, argument: String) throws {
-    for i in 0..<m.rows {
-        let r = m.row(i)
-        for j in 0..<m.columns where !r[j].isFinite {
-            throw FulcrumError.nonFiniteValue(argument: argument, row: i, column: j)
+    let blockRows = 64
+    let blocks = (m.rows + blockRows - 1) / blockRows
+    var firstBad = [Int](repeating: Int.max, count: blocks)
+    firstBad.withUnsafeMutableBufferPointer { slots in
+        let out = UncheckedSendable(slots.baseAddress!)
+        Threads.forEachBlock(count: m.rows, blockSize: blockRows) { b, rows in
+            let w = T.vectorWidth
+            let full = m.columns - m.columns % w
+            for i in rows {
+                let r = m.row(i)
+                var acc = T.Vector()
+                var j = 0
+                while j < full { acc += r.loadVector(at: j) * 0; j += w }
+                var tail = T(0)
+                while j < m.columns { tail += r[j] * 0; j += 1 }
+                if (acc.sum() + tail).isNaN { out.value[b] = i; return }
+            }
         }
+    }
+    guard let i = firstBad.first(where: { $0 != Int.max }) else { return }
+    let r = m.row(i)
+    for j in 0..<m.columns where !r[j].isFinite {
+        throw FulcrumError.nonFiniteValue(argument: argument, row: i, column: j)
     }
 }
