@@ -295,3 +295,16 @@ extension Array {
         stride(from: 0, to: count, by: size).map { Array(self[$0..<Swift.min(count, $0 + size)]) }
     }
 }
+
+@Suite("Cross-entropy over owning matrices")
+struct CrossEntropyMatrixTests {
+    @Test("The Matrix convenience equals the view call")
+    func matrixConvenience() throws {
+        let c = CrossEntropyCase(rows: 4, classes: 6, bits: 2, reduction: .mean, seed: 31)
+        let logits = try Matrix(rows: 4, columns: 6, elements: c.logits.map { Float($0) })
+        let (result, gradient) = try c.options.kernel(Float.self).lossAndGradient(logits: logits, targets: c.targets)
+        let direct = try runCrossEntropy(Float.self, logits: c.logits, rows: 4, classes: 6, targets: c.targets, options: c.options)
+        #expect(result == direct.result)
+        #expect(gradient.storage == direct.gradient)
+    }
+}

@@ -119,7 +119,7 @@ func addColumnSums<T: FulcrumFloat>(of m: MatrixView<T>, into sums: UnsafeMutabl
         for i in 0..<m.rows {
             let row = m.row(i)
             forEachVector(T.self, from: columns.lowerBound, to: columns.upperBound) { j, count in
-                store(load(UnsafePointer(base), j, count) + load(row, j, count), base, j, count)
+                base.storeVector(UnsafePointer(base).loadVector(at: j, count: count) + row.loadVector(at: j, count: count), at: j, count: count)
             }
         }
     }

@@ -62,46 +62,6 @@ struct RowOutcome {
     @inlinable init() {}
 }
 
-/// Runs `body(j, count)` over `a ..< b` in vectors (`count == vectorWidth`) and one partial tail.
-@inlinable @inline(__always)
-func forEachVector<T: FulcrumFloat>(_: T.Type, from a: Int, to b: Int, _ body: (Int, Int) -> Void) {
-    let width = T.vectorWidth
-    var j = a
-    while j + width <= b {
-        body(j, width)
-        j += width
-    }
-    if j < b { body(j, b - j) }
-}
-
-/// Σ of `term(j, count)` over `a ..< b`: vector partial sums in T per 512-element chunk, chunks
-/// added in Double, so the rounding error stays that of a 64-term sum per lane.
-@inlinable @inline(__always)
-func chunkedSum<T: FulcrumFloat>(_: T.Type, from a: Int, to b: Int, _ term: (Int, Int) -> T.Vector) -> Double {
-    var total = 0.0
-    var start = a
-    while start < b {
-        let end = min(b, start + 512)
-        var partial = T.Vector()
-        forEachVector(T.self, from: start, to: end) { j, count in partial += term(j, count) }
-        total += Double(partial.sum())
-        start = end
-    }
-    return total
-}
-
-/// The vector of `pointer[j ..< j + count]`, zero-padded.
-@inlinable @inline(__always)
-func load<T: FulcrumFloat>(_ pointer: UnsafePointer<T>, _ j: Int, _ count: Int) -> T.Vector {
-    count == T.vectorWidth ? pointer.loadVector(at: j) : pointer.loadVector(at: j, count: count, padding: 0)
-}
-
-/// Stores the first `count` lanes of `v` at `pointer[j...]`.
-@inlinable @inline(__always)
-func store<T: FulcrumFloat>(_ v: T.Vector, _ pointer: UnsafeMutablePointer<T>, _ j: Int, _ count: Int) {
-    if count == T.vectorWidth { pointer.storeVector(v, at: j) } else { pointer.storeVector(v, at: j, count: count) }
-}
-
 /// The fused forward (and backward) of one row. `y` is the target class, or −1 for a row with
 /// no target (probabilities only). `output` must be non-nil unless `destination == .nothing`; it
 /// may be the logits row itself (in place).
@@ -162,7 +122,7 @@ func crossEntropyRow<S: RowScores>(
         @inline(__always) func gap(_ j: Int, _ count: Int) -> T.Vector {
             let z = scores.scores(at: j, count: count).z
             var g = T.select(where: z, isLessThan: T.Vector(repeating: -.greatestFiniteMagnitude), T.Vector(), else: mv - z)
-            if let weights { g *= load(weights, j, count) }
+            if let weights { g *= weights.loadVector(at: j, count: count) }
             return withoutTarget(g, j, count)
         }
         smoothSum = chunkedSum(T.self, from: 0, to: classes, gap) + wy * Double(m - target.z)
@@ -170,7 +130,7 @@ func crossEntropyRow<S: RowScores>(
             included = 1 + chunkedSum(T.self, from: 0, to: classes) { withoutTarget(scores.inclusion(at: $0, count: $1), $0, $1) }
             if let weights {
                 includedWeight = wy + chunkedSum(T.self, from: 0, to: classes) {
-                    withoutTarget(scores.inclusion(at: $0, count: $1) * load(weights, $0, $1), $0, $1)
+                    withoutTarget(scores.inclusion(at: $0, count: $1) * weights.loadVector(at: $0, count: $1), $0, $1)
                 }
             } else {
                 includedWeight = included
@@ -182,7 +142,7 @@ func crossEntropyRow<S: RowScores>(
     let keep = S.reusesExponentials && destination != .nothing
     let rest = chunkedSum(T.self, from: 0, to: classes) { j, count in
         let e = T.exp(scores.scores(at: j, count: count).z - mv)
-        if keep { store(e, output.unsafelyUnwrapped, j, count) }
+        if keep { output.unsafelyUnwrapped.storeVector(e, at: j, count: count) }
         return withoutTarget(e, j, count)
     }
     let ey = y >= 0 ? Double(T.exp(target.z - m)) : 0
@@ -229,7 +189,7 @@ func crossEntropyRow<S: RowScores>(
         var slope = T.Vector(repeating: 1)
         let e: T.Vector
         if S.reusesExponentials {
-            e = load(reuse, j, count)
+            e = reuse.loadVector(at: j, count: count)
         } else {
             let r = scores.scoresAndSlope(at: j, count: count)
             e = T.exp(r.z - mv)
@@ -239,12 +199,12 @@ func crossEntropyRow<S: RowScores>(
         if destination == .gradient {
             if beta != 0 {
                 var w = scores.inclusion(at: j, count: count)
-                if let weights = plan.weights { w *= load(weights, j, count) }
+                if let weights = plan.weights { w *= weights.loadVector(at: j, count: count) }
                 g -= w * b
             }
             g *= slope
         }
-        store(g, output, j, count)
+        output.storeVector(g, at: j, count: count)
     }
     forEachVector(T.self, from: 0, to: classes, write)
     if y >= 0 {

@@ -100,7 +100,7 @@ struct AdjustedRowScores<T: FulcrumFloat>: RowScores {
     /// Capped logits and, when asked, dz/dx.
     @inlinable @inline(__always)
     func transformed(at j: Int, count: Int, slope wantSlope: Bool) -> (z: T.Vector, probe: T.Vector, slope: T.Vector) {
-        let x = count == T.vectorWidth ? logits.loadVector(at: j) : logits.loadVector(at: j, count: count, padding: 0)
+        let x = logits.loadVector(at: j, count: count)
         let scale = T.Vector(repeating: inverseTemperature)
         var u = x
         var slope = scale
@@ -111,7 +111,7 @@ struct AdjustedRowScores<T: FulcrumFloat>: RowScores {
             if wantSlope { slope = scale * (1 - t * t) }
         }
         if let offsets {
-            u += count == T.vectorWidth ? offsets.loadVector(at: j) : offsets.loadVector(at: j, count: count, padding: 0)
+            u += offsets.loadVector(at: j, count: count)
         }
         let half = T.Vector(repeating: 0.5), out = exclusion(at: j, count: count)
         let z = T.select(where: out, isLessThan: half, u * scale, else: T.Vector(repeating: -.infinity))

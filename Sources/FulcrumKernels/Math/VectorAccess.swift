@@ -3,13 +3,14 @@
 extension UnsafePointer where Pointee: FulcrumFloat {
     /// The vector of `Pointee.vectorWidth` elements starting at `self[j]` (any alignment).
     @inlinable @inline(__always)
-    func loadVector(at j: Int) -> Pointee.Vector {
+    public func loadVector(at j: Int) -> Pointee.Vector {
         UnsafeRawPointer(self + j).loadUnaligned(as: Pointee.Vector.self)
     }
 
-    /// The `count < vectorWidth` elements from `self[j]`, the other lanes set to `padding`.
+    /// The `count ≤ vectorWidth` elements from `self[j]`, the other lanes set to `padding`.
     @inlinable @inline(__always)
-    func loadVector(at j: Int, count: Int, padding: Pointee) -> Pointee.Vector {
+    public func loadVector(at j: Int, count: Int, padding: Pointee = 0) -> Pointee.Vector {
+        if count == Pointee.vectorWidth { return loadVector(at: j) }
         var v = Pointee.Vector(repeating: padding)
         for lane in 0..<count { v[lane] = self[j + lane] }
         return v
@@ -19,19 +20,15 @@ extension UnsafePointer where Pointee: FulcrumFloat {
 extension UnsafeMutablePointer where Pointee: FulcrumFloat {
     /// Stores `v` at `self[j ..< j + vectorWidth]` (any alignment).
     @inlinable @inline(__always)
-    func storeVector(_ v: Pointee.Vector, at j: Int) {
+    public func storeVector(_ v: Pointee.Vector, at j: Int) {
         UnsafeMutableRawPointer(self + j).storeBytes(of: v, as: Pointee.Vector.self)
     }
 
-    /// Stores the first `count` lanes of `v` at `self[j ..< j + count]`.
+    /// Stores the first `count ≤ vectorWidth` lanes of `v` at `self[j ..< j + count]`.
     @inlinable @inline(__always)
-    func storeVector(_ v: Pointee.Vector, at j: Int, count: Int) {
+    public func storeVector(_ v: Pointee.Vector, at j: Int, count: Int) {
+        if count == Pointee.vectorWidth { return storeVector(v, at: j) }
         for lane in 0..<count { self[j + lane] = v[lane] }
     }
 }
 
-extension SIMDMask {
-    /// `true` when at least one lane is set.
-    @inlinable @inline(__always)
-    var anySet: Bool { any(self) }
-}

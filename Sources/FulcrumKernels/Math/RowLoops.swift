@@ -1,0 +1,29 @@
+// Loops over one row in SIMD vectors, shared by every row kernel.
+
+/// Runs `body(j, count)` over `a ..< b` in vectors (`count == vectorWidth`) and one partial tail.
+@inlinable @inline(__always)
+public func forEachVector<T: FulcrumFloat>(_: T.Type, from a: Int, to b: Int, _ body: (Int, Int) -> Void) {
+    let width = T.vectorWidth
+    var j = a
+    while j + width <= b {
+        body(j, width)
+        j += width
+    }
+    if j < b { body(j, b - j) }
+}
+
+/// Σ of `term(j, count)` over `a ..< b`: vector partial sums in T per 512-element chunk, chunks
+/// added in Double, so the rounding error stays that of a 64-term sum per lane.
+@inlinable @inline(__always)
+public func chunkedSum<T: FulcrumFloat>(_: T.Type, from a: Int, to b: Int, _ term: (Int, Int) -> T.Vector) -> Double {
+    var total = 0.0
+    var start = a
+    while start < b {
+        let end = min(b, start + 512)
+        var partial = T.Vector()
+        forEachVector(T.self, from: start, to: end) { j, count in partial += term(j, count) }
+        total += Double(partial.sum())
+        start = end
+    }
+    return total
+}
