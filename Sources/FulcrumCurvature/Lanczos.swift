@@ -72,10 +72,7 @@ public enum Lanczos {
                     // Full reorthogonalisation against q₁ … qⱼ, twice; it also removes the
                     // three-term recurrence's αⱼqⱼ + βⱼ₋₁qⱼ₋₁.
                     for _ in 0..<2 {
-                        for i in 0...j {
-                            let c = VectorArithmetic.dot(UnsafePointer(q.row(i)), UnsafePointer(pw), count: n)
-                            VectorArithmetic.addScaled(T(-c), UnsafePointer(q.row(i)), to: pw, count: n)
-                        }
+                        VectorArithmetic.subtractProjections(pw, onto: MatrixView(q), count: j + 1, length: n)
                     }
                     let bj = VectorArithmetic.squaredNorm(UnsafePointer(pw), count: n).squareRoot()
                     normT = max(normT, abs(aj) + bj + (beta.last ?? 0))

@@ -111,10 +111,7 @@ public enum PowerIteration {
     @inlinable
     static func projectOut<T: FulcrumFloat>(_ x: UnsafeMutablePointer<T>, found: MutableMatrixView<T>, count: Int, n: Int) -> Double {
         for _ in 0..<(count > 0 ? 2 : 0) {
-            for j in 0..<count {
-                let c = VectorArithmetic.dot(UnsafePointer(found.row(j)), UnsafePointer(x), count: n)
-                VectorArithmetic.addScaled(T(-c), UnsafePointer(found.row(j)), to: x, count: n)
-            }
+            VectorArithmetic.subtractProjections(x, onto: MatrixView(found), count: count, length: n)
         }
         return VectorArithmetic.squaredNorm(UnsafePointer(x), count: n).squareRoot()
     }

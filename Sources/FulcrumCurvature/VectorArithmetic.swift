@@ -68,6 +68,47 @@ enum VectorArithmetic {
         return partial.reduce(0, +)
     }
 
+    /// Classical Gram–Schmidt against the first `count` rows of `basis`: c_i = q_i·w for all i in
+    /// one pass over memory, then w ← w − Σ_i c_i·q_i in a second; returns the c_i. The dots are
+    /// accumulated per fixed block and added in block order (deterministic for any thread count).
+    @inlinable
+    @discardableResult
+    static func subtractProjections<T: FulcrumFloat>(
+        _ w: UnsafeMutablePointer<T>, onto basis: MatrixView<T>, count: Int, length: Int
+    ) -> [Double] {
+        guard count > 0 else { return [] }
+        let blocks = (length + blockSize - 1) / blockSize
+        var partial = [Double](repeating: 0, count: blocks * count)
+        let pw = SendablePointer(w)
+        partial.withUnsafeMutableBufferPointer { slots in
+            let out = SendablePointer(slots.baseAddress!)
+            Threads.forEachBlock(count: length, blockSize: blockSize) { block, range in
+                for i in 0..<count {
+                    out.pointer[block * count + i] = blockDot(basis.row(i), UnsafePointer(pw.pointer), range)
+                }
+            }
+        }
+        var c = [Double](repeating: 0, count: count)
+        for b in 0..<blocks { for i in 0..<count { c[i] += partial[b * count + i] } }
+        let coefficients = c.map { T($0) }
+        Threads.forEachBlock(count: length, blockSize: blockSize) { _, range in
+            let y = pw.pointer
+            let width = T.Vector.scalarCount
+            var j = range.lowerBound
+            while j + width <= range.upperBound {
+                var v = load(y, j)
+                for i in 0..<count { v = T.multiplyAdd(T.Vector(repeating: -coefficients[i]), load(basis.row(i), j), v) }
+                store(v, y, j)
+                j += width
+            }
+            while j < range.upperBound {
+                for i in 0..<count { y[j] -= coefficients[i] * basis.row(i)[j] }
+                j += 1
+            }
+        }
+        return c
+    }
+
     /// y ← y + α·x.
     @inlinable
     static func addScaled<T: FulcrumFloat>(_ alpha: T, _ x: UnsafePointer<T>, to y: UnsafeMutablePointer<T>, count: Int) {
