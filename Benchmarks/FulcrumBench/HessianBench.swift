@@ -20,13 +20,20 @@ func hessianBenchmarks(_ context: BenchContext) throws {
     var out = [Float](repeating: 0, count: batch * dim)
     let gflop = 4 * Double(n) * Double(c) * Double(d) * 1e-9  // two N×C×D GEMMs
 
-    func prepare() throws -> LinearHeadHessian<Float> {
+    /// Calls `body` with views of the head's data.
+    func withData<R>(_ body: (MatrixView<Float>, MatrixView<Float>, UnsafeBufferPointer<Float>, UnsafeBufferPointer<Int32>) throws -> R) throws -> R {
         try features.withUnsafeBufferPointer { f in
             try weights.withUnsafeBufferPointer { w in
-                try LinearHeadHessian(features: MatrixView(f, rows: n, columns: d), weights: MatrixView(w, rows: c, columns: d),
-                                      bias: bias.withUnsafeBufferPointer { $0 }, targets: targets.withUnsafeBufferPointer { $0 })
+                try bias.withUnsafeBufferPointer { b in
+                    try targets.withUnsafeBufferPointer { t in
+                        try body(MatrixView(f, rows: n, columns: d), MatrixView(w, rows: c, columns: d), b, t)
+                    }
+                }
             }
         }
+    }
+    func prepare() throws -> LinearHeadHessian<Float> {
+        try withData { f, w, b, t in try LinearHeadHessian(features: f, weights: w, bias: b, targets: t) }
     }
     func product(_ op: LinearHeadHessian<Float>, _ k: Int) throws {
         try directions.withUnsafeBufferPointer { x in
@@ -82,12 +89,7 @@ func hessianBenchmarks(_ context: BenchContext) throws {
     if context.wants("hvp prepare+product") {
         // Re-preparing the operator at the step's data (`update`, as in a training loop) + one product.
         let (t, ratio) = try interleavedMedians(context, {
-            try features.withUnsafeBufferPointer { f in
-                try weights.withUnsafeBufferPointer { w in
-                    try op.update(features: MatrixView(f, rows: n, columns: d), weights: MatrixView(w, rows: c, columns: d),
-                                  bias: bias.withUnsafeBufferPointer { $0 }, targets: targets.withUnsafeBufferPointer { $0 })
-                }
-            }
+            try withData { f, w, b, t in try op.update(features: f, weights: w, bias: b, targets: t) }
             try product(op, 1)
         }, { try gemms(forward: 1, backward: 1, logits: true) })
         let flops = 1.5 * gflop

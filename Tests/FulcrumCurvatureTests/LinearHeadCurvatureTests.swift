@@ -2,6 +2,22 @@ import Testing
 import FulcrumKernels
 @testable import FulcrumCurvature
 
+/// A head over arrays (features `rows` × D, weights C × D with C = bias.count).
+func makeHead(features f: [Double], rows: Int, weights w: [Double], bias b: [Double], targets t: [Int32],
+              loss: SoftmaxCrossEntropy<Double>) throws -> LinearHeadHessian<Double> {
+    let (c, d) = (b.count, f.count / rows)
+    return try f.withUnsafeBufferPointer { fp in
+        try w.withUnsafeBufferPointer { wp in
+            try b.withUnsafeBufferPointer { bp in
+                try t.withUnsafeBufferPointer { tp in
+                    try LinearHeadHessian(features: MatrixView(fp, rows: rows, columns: d), weights: MatrixView(wp, rows: c, columns: d),
+                                          bias: bp, targets: tp, loss: loss)
+                }
+            }
+        }
+    }
+}
+
 /// Softmax-CE linear heads on several domains sharing (W, b).
 struct Domains {
     let d = 4, c = 3
@@ -22,12 +38,7 @@ struct Domains {
     func heads(_ theta: [Double]) throws -> [LinearHeadHessian<Double>] {
         let w = Array(theta[0..<(c * d)]), b = Array(theta[(c * d)...])
         return try zip(features, targets).map { f, t in
-            try f.withUnsafeBufferPointer { fp in
-                try w.withUnsafeBufferPointer { wp in
-                    try LinearHeadHessian(features: MatrixView(fp, rows: t.count, columns: d), weights: MatrixView(wp, rows: c, columns: d),
-                                          bias: b.withUnsafeBufferPointer { $0 }, targets: t.withUnsafeBufferPointer { $0 }, loss: loss)
-                }
-            }
+            try makeHead(features: f, rows: t.count, weights: w, bias: b, targets: t, loss: loss)
         }
     }
 }
@@ -143,9 +154,7 @@ struct Domains {
         let (c, d, rows) = (domains.c, domains.d, 40)
         let w = Array(theta[0..<(c * d)]), b = Array(theta[(c * d)...])
         let f = domains.features[0]
-        let head = try LinearHeadHessian(features: MatrixView(f.withUnsafeBufferPointer { $0 }, rows: rows, columns: d),
-                                         weights: MatrixView(w.withUnsafeBufferPointer { $0 }, rows: c, columns: d),
-                                         bias: b.withUnsafeBufferPointer { $0 }, targets: targets.withUnsafeBufferPointer { $0 }, loss: domains.loss)
+        let head = try makeHead(features: f, rows: rows, weights: w, bias: b, targets: targets, loss: domains.loss)
         var rowGradients = try Matrix<Double>(rows: rows, columns: c, repeating: 0)
         try rowGradients.withMutableView { try head.rowGradients(into: $0) }
         // Per-example gradients (g_n ⊗ f_n, g_n), one row each, for the counted rows.

@@ -19,8 +19,12 @@ import FulcrumCurvature
         let bias: [Float] = [0.1, 0, -0.1]
         let hessian = try features.withUnsafeBufferPointer { f in
             try weights.withUnsafeBufferPointer { w in
-                try LinearHeadHessian(features: MatrixView(f, rows: n, columns: 2), weights: MatrixView(w, rows: 3, columns: 2),
-                                      bias: bias.withUnsafeBufferPointer { $0 }, targets: targets.withUnsafeBufferPointer { $0 })
+                try bias.withUnsafeBufferPointer { b in
+                    try targets.withUnsafeBufferPointer { t in
+                        try LinearHeadHessian(features: MatrixView(f, rows: n, columns: 2), weights: MatrixView(w, rows: 3, columns: 2),
+                                              bias: b, targets: t)
+                    }
+                }
             }
         }
         let dim = hessian.dimension  // 3·2 + 3 = 9 parameters
