@@ -51,7 +51,7 @@ extension LinearHeadHessian {
                 for j in 0..<classes { r[j] *= s }
                 if let sums { for j in 0..<classes { sums[j] += r[j] } }
             }
-            try backward(MatrixView(g), biasSums: sums,
+            try backward(DirectionBlocks(base: z, samples: samples, classes: classes), biasSums: sums,
                          into: MutableMatrixView(unchecked: gradient.baseAddress, rows: 1, columns: dimension, rowStride: dimension))
         }
     }
@@ -79,18 +79,18 @@ extension LinearHeadHessian {
         try requireFinite(v, argument: "second")
         let (k, c, cd) = (u.rows, classes, classes * featureCount)
         try withWorkspace(count: samples * 2 * k * c + partialCount(width: c)) { z in
-            let zv = MutableMatrixView(unchecked: z, rows: samples, columns: 2 * k * c, rowStride: 2 * k * c)
-            try forward(u, into: zv, firstBlock: 0)
-            try forward(v, into: zv, firstBlock: k)
+            let blocks = DirectionBlocks(base: z, samples: samples, classes: c)
+            try forward(u, into: blocks, firstBlock: 0)
+            try forward(v, into: blocks, firstBlock: k)
             let scale = inverseTemperature
             let sums = probabilityStorage.withUnsafeBufferPointer { p in
                 curvatureWeights.withUnsafeBufferPointer { a in
                     rowPass(width: c, partials: z + samples * 2 * k * c) { i, sums in
-                        let zi = zv.row(i), pi = p.baseAddress! + i * c
+                        let pi = p.baseAddress! + i * c
                         var total = [T](repeating: 0, count: c)
                         if a[i] != 0 {
                             for j in 0..<k {
-                                let (za, zb) = (zi + j * c, zi + (k + j) * c)
+                                let (za, zb) = (blocks.row(j, i), blocks.row(k + j, i))
                                 if hasBias {
                                     for m in 0..<c { za[m] += u.row(j)[cd + m]; zb[m] += v.row(j)[cd + m] }
                                 }
@@ -105,12 +105,12 @@ extension LinearHeadHessian {
                                 for m in 0..<c { total[m] += w * (za[m] * (zb[m] - pb) - pi[m] * pdotb) }
                             }
                         }
-                        zi.update(from: total, count: c)
+                        blocks.row(0, i).update(from: total, count: c)
                         if let sums { for m in 0..<c { sums[m] += total[m] } }
                     }
                 }
             }
-            try backward(MatrixView(block(zv, 0)), biasSums: sums,
+            try backward(blocks, biasSums: sums,
                          into: MutableMatrixView(unchecked: y.baseAddress, rows: 1, columns: dimension, rowStride: dimension))
         }
     }

@@ -26,23 +26,22 @@ extension LinearHeadHessian {
         }
     }
 
-    /// Z_j ← F·V_jᵀ for each direction row j of `x` into column block `firstBlock + j` of `z`
-    /// (N × k·C).
-    func forward(_ x: MatrixView<T>, into z: MutableMatrixView<T>, firstBlock: Int = 0) throws {
+    /// Z_j ← F·V_jᵀ for each direction row j of `x` into block `firstBlock + j` of `z`.
+    func forward(_ x: MatrixView<T>, into z: DirectionBlocks<T>, firstBlock: Int = 0) throws {
         try withFeatures { f in
             for j in 0..<x.rows {
                 let v = MatrixView(unchecked: x.row(j), rows: classes, columns: featureCount, rowStride: featureCount)
-                try BLAS.gemm(f, v, transposeB: true, into: block(z, firstBlock + j))
+                try BLAS.gemm(f, v, transposeB: true, into: z.block(firstBlock + j))
             }
         }
     }
 
-    /// W-part of y_j ← R_jᵀ·F for each column block j of `r`, and b-part ← `biasSums[j]`.
-    func backward(_ r: MatrixView<T>, biasSums: [T], into y: MutableMatrixView<T>) throws {
+    /// W-part of y_j ← R_jᵀ·F for each block j of `r`, and b-part ← `biasSums[j]`.
+    func backward(_ r: DirectionBlocks<T>, biasSums: [T], into y: MutableMatrixView<T>) throws {
         let cd = classes * featureCount
         try withFeatures { f in
             for j in 0..<y.rows {
-                let rj = MatrixView(unchecked: r.row(0) + j * classes, rows: samples, columns: classes, rowStride: r.rowStride)
+                let rj = MatrixView(r.block(j))
                 let out = MutableMatrixView(unchecked: y.row(j), rows: classes, columns: featureCount, rowStride: featureCount)
                 try BLAS.gemm(rj, transposeA: true, f, into: out)
                 if hasBias {
@@ -52,23 +51,31 @@ extension LinearHeadHessian {
         }
     }
 
-    /// Column block j (N×C) of an N × k·C matrix.
-    func block(_ z: MutableMatrixView<T>, _ j: Int) -> MutableMatrixView<T> {
-        MutableMatrixView(unchecked: z.row(0) + j * classes, rows: samples, columns: classes, rowStride: z.rowStride)
+    /// The workspace of a batch: k contiguous N×C blocks, one per direction, so that every GEMM
+    /// sees the same contiguous layout as a single product.
+    struct DirectionBlocks<Element> {
+        let base: UnsafeMutablePointer<Element>
+        let samples: Int, classes: Int
+        /// Block j as an N×C matrix.
+        func block(_ j: Int) -> MutableMatrixView<Element> {
+            MutableMatrixView(unchecked: base + j * samples * classes, rows: samples, columns: classes, rowStride: classes)
+        }
+        /// Row i of block j.
+        func row(_ j: Int, _ i: Int) -> UnsafeMutablePointer<Element> { base + (j * samples + i) * classes }
     }
 
-    /// In place over each column block j of `z`: z ← a_n·(p ∘ (z + v_b) − p·(p·(z + v_b))) per row,
-    /// where v_b is the bias part of direction j; returns the column sums of the result (k·C values,
-    /// empty without a bias).
-    func hessianRows(_ z: MutableMatrixView<T>, directions x: MatrixView<T>, partials: UnsafeMutablePointer<T>) -> [T] {
+    /// In place over each block j of `z`: z ← a_n·(p ∘ (z + v_b) − p·(p·(z + v_b))) per row, where
+    /// v_b is the bias part of direction j; returns the column sums of the result (k·C values,
+    /// empty without a bias). Each row of P is used for all k directions while it is in cache.
+    func hessianRows(_ z: DirectionBlocks<T>, directions x: MatrixView<T>, partials: UnsafeMutablePointer<T>) -> [T] {
         let (k, c, cd) = (x.rows, classes, classes * featureCount)
         return probabilityStorage.withUnsafeBufferPointer { p in
             curvatureWeights.withUnsafeBufferPointer { a in
                 rowPass(width: k * c, partials: partials) { i, sums in
-                    let zi = z.row(i), pi = p.baseAddress! + i * c
+                    let pi = p.baseAddress! + i * c
                     for j in 0..<k {
                         let bias = hasBias ? x.row(j) + cd : nil
-                        hessianRow(pi, zi + j * c, bias: bias, weight: a[i], count: c, sums: sums.map { $0 + j * c })
+                        hessianRow(pi, z.row(j, i), bias: bias, weight: a[i], count: c, sums: sums.map { $0 + j * c })
                     }
                 }
             }

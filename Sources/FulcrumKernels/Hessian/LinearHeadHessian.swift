@@ -202,10 +202,10 @@ public final class LinearHeadHessian<T: FulcrumFloat>: LinearOperator, @unchecke
         guard k > 0 else { return }
         let width = k * classes
         try withWorkspace(count: samples * width + partialCount(width: width)) { z in
-            let zv = MutableMatrixView(unchecked: z, rows: samples, columns: width, rowStride: width)
-            try forward(x, into: zv)
-            let biasSums = hessianRows(zv, directions: x, partials: z + samples * width)
-            try backward(MatrixView(zv), biasSums: biasSums, into: y)
+            let blocks = DirectionBlocks(base: z, samples: samples, classes: classes)
+            try forward(x, into: blocks)
+            let biasSums = hessianRows(blocks, directions: x, partials: z + samples * width)
+            try backward(blocks, biasSums: biasSums, into: y)
         }
     }
 }
