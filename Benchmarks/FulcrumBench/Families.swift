@@ -7,4 +7,5 @@ let benchFamilies: [@Sendable (BenchContext) throws -> Void] = [
     calibrationBenchmarks,
     gatingBenchmarks,
     lossesBenchmarks,
+    hessianBenchmarks,
 ]
