@@ -18,14 +18,23 @@ final class LargeBuffer<Element>: @unchecked Sendable {
         let bytes = max(1, count) * MemoryLayout<Element>.stride
         let alignment = bytes >= 1 << 21 ? 1 << 21 : 64
         var raw: UnsafeMutableRawPointer?
-        guard posix_memalign(&raw, alignment, bytes) == 0, let raw else { fatalError("out of memory allocating \(bytes) bytes") }
-        #if os(Linux)
-        if bytes >= 1 << 21 { _ = madvise(raw, bytes, MADV_HUGEPAGE) }
-        #endif
-        pointer = raw.bindMemory(to: Element.self, capacity: max(1, count))
+        if posix_memalign(&raw, alignment, bytes) == 0, let raw {
+            #if os(Linux)
+            if bytes >= 1 << 21 { _ = madvise(raw, bytes, MADV_HUGEPAGE) }
+            #endif
+            pointer = raw.bindMemory(to: Element.self, capacity: max(1, count))
+            systemAllocated = true
+        } else {
+            // No aligned block: an ordinary Swift allocation, which fails like any array would.
+            pointer = UnsafeMutablePointer<Element>.allocate(capacity: max(1, count))
+            systemAllocated = false
+        }
     }
 
-    deinit { free(pointer) }
+    /// Whether `pointer` came from `posix_memalign` (freed with `free`) or from Swift.
+    private let systemAllocated: Bool
+
+    deinit { if systemAllocated { free(pointer) } else { pointer.deallocate() } }
 
     /// Calls `body` with the memory, keeping the buffer alive until `body` returns (a bare
     /// `buffer` outlives the object only while the object is otherwise referenced).

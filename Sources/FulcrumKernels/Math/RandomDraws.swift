@@ -16,11 +16,11 @@ extension RandomNumberGenerator {
 
     /// Uniform in `0..<bound` without modulo bias (Lemire's multiply-and-reject).
     ///
-    /// `bound` must be positive; callers validate it (this traps on `bound <= 0`, an internal
-    /// invariant, never on caller input).
+    /// A `bound` of 0 or less (an empty range) gives 0 without drawing, so the
+    /// function never traps; Fulcrum's callers validate their ranges before drawing.
     @inlinable
     public mutating func nextIndex(below bound: Int) -> Int {
-        precondition(bound > 0, "nextIndex(below:) needs a positive bound")
+        guard bound > 0 else { return 0 }
         let b = UInt64(bound)
         var product = next().multipliedFullWidth(by: b)
         if product.low < b {
