@@ -8,17 +8,11 @@
 // subnormals happen with a single rounding in the last multiply. NaN propagates.
 
 extension Float {
-    /// eˣ per lane. Within 2 ulp of the correctly rounded result on [−104, 89] (subnormal results
-    /// included; the test sweeps that range densely against the system libm), exactly 0 below the
-    /// underflow threshold (x < −103.98) and +∞ above overflow (x > 88.73); NaN stays NaN.
-    ///
-    /// Cost: 6 multiply-adds for the Cephes-style minimax polynomial plus the range reduction,
-    /// about 20 instructions per 8 lanes, no table and no division.
+    /// eʳ on the reduced argument and the exponent k with eˣ = eʳ·2ᵏ (valid for |x| < 2²¹; callers clamp):
+    /// magic-number rounding of x·log₂e, two-part ln 2, the Cephes-style minimax polynomial.
     @inlinable @inline(__always)
-    public static func exp(_ x: Vector) -> Vector {
+    static func reducedExponential(_ x: Vector) -> (y: Vector, k: SIMD8<Int32>) {
         let magic = Vector(repeating: 12_582_912)  // 1.5·2²³
-        let (low, high) = (Vector(repeating: -110), Vector(repeating: 100))
-        let x = select(where: high, isLessThan: x, high, else: select(where: x, isLessThan: low, low, else: x))
         let t = multiplyAdd(x, Vector(repeating: 1.442_695_04), magic)
         let n = t - magic
         var r = multiplyAdd(n, Vector(repeating: -0.693_359_375), x)
@@ -29,7 +23,20 @@ extension Float {
         p = multiplyAdd(p, r, Vector(repeating: 1.666_666_545_9e-1))
         p = multiplyAdd(p, r, Vector(repeating: 5.000_000_120_1e-1))
         let y = multiplyAdd(p, r * r, r) + 1
-        let k = unsafeBitCast(t, to: SIMD8<Int32>.self) &- unsafeBitCast(magic, to: SIMD8<Int32>.self)
+        return (y, unsafeBitCast(t, to: SIMD8<Int32>.self) &- unsafeBitCast(magic, to: SIMD8<Int32>.self))
+    }
+
+    /// eˣ per lane. Within 2 ulp of the correctly rounded result on [−104, 89] (subnormal results
+    /// included; the test sweeps that range densely against the system libm), exactly 0 below the
+    /// underflow threshold (x < −103.98) and +∞ above overflow (x > 88.73); NaN stays NaN.
+    ///
+    /// Cost: 6 multiply-adds for the Cephes-style minimax polynomial plus the range reduction,
+    /// about 20 instructions per 8 lanes, no table and no division.
+    @inlinable @inline(__always)
+    public static func exp(_ x: Vector) -> Vector {
+        let (low, high) = (Vector(repeating: -110), Vector(repeating: 100))
+        let x = select(where: high, isLessThan: x, high, else: select(where: x, isLessThan: low, low, else: x))
+        let (y, k) = reducedExponential(x)
         let half = k &>> 1
         let scaleA = unsafeBitCast((half &+ 127) &<< 23, to: Vector.self)
         let scaleB = unsafeBitCast((k &- half &+ 127) &<< 23, to: Vector.self)
@@ -43,18 +50,7 @@ extension Float {
     /// instructions than `exp(_:)`.
     @inlinable @inline(__always)
     public static func exponentialOfShift(_ x: Vector) -> Vector {
-        let magic = Vector(repeating: 12_582_912)  // 1.5·2²³
-        let t = multiplyAdd(x, Vector(repeating: 1.442_695_04), magic)
-        let n = t - magic
-        var r = multiplyAdd(n, Vector(repeating: -0.693_359_375), x)
-        r = multiplyAdd(n, Vector(repeating: 2.121_944_4e-4), r)
-        var p = multiplyAdd(Vector(repeating: 1.987_569_15e-4), r, Vector(repeating: 1.398_199_950_7e-3))
-        p = multiplyAdd(p, r, Vector(repeating: 8.333_451_907_3e-3))
-        p = multiplyAdd(p, r, Vector(repeating: 4.166_579_589_4e-2))
-        p = multiplyAdd(p, r, Vector(repeating: 1.666_666_545_9e-1))
-        p = multiplyAdd(p, r, Vector(repeating: 5.000_000_120_1e-1))
-        let y = multiplyAdd(p, r * r, r) + 1
-        let k = unsafeBitCast(t, to: SIMD8<Int32>.self) &- unsafeBitCast(magic, to: SIMD8<Int32>.self)
+        let (y, k) = reducedExponential(x)
         let scale = unsafeBitCast((k &+ 127) &<< 23, to: Vector.self)
         return select(where: x, isLessThan: Vector(repeating: -87.33), Vector(), else: y * scale)
     }
