@@ -10,7 +10,9 @@
 /// so the cost is the three GEMMs (6·N·V·H flops) plus one in-cache pass of the CE kernel, and
 /// the extra memory is one chunk buffer. Every option of `crossEntropy` applies; `.mean` divides by
 /// the weight sum of the whole batch, not of a chunk. The chunk size depends only on the shapes
-/// and the limit, so results are bitwise identical for any thread count.
+/// and the limit, and the CE pass and column sums use fixed blocks, so for a given BLAS thread
+/// count the results do not depend on Fulcrum's worker count; the GEMMs are only as reproducible
+/// as the BLAS (OpenBLAS's sgemm rounds differently with 1 and with 2 threads).
 ///
 /// Used where the vocabulary is large (language-model heads, extreme classification): the idea of
 /// Liger-Kernel's and Apple's "Cut Your Losses" fused linear cross-entropy, on the CPU.
