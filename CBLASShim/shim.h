@@ -91,6 +91,26 @@ unsigned fulcrum_lanes_less_equal_float8(fulcrum_float8 a, fulcrum_float8 b) {
     return (unsigned)__builtin_bit_cast(unsigned char, m);
 }
 
+// The largest lane (a NaN lane may or may not win): a shuffle-and-max tree, where Swift's
+// `SIMD.max()` is an out-of-line call.
+static inline __attribute__((always_inline))
+float fulcrum_largest_lane_float8(fulcrum_float8 v) {
+    return __builtin_reduce_max(v);
+}
+
+static inline __attribute__((always_inline))
+double fulcrum_largest_lane_double4(fulcrum_double4 v) {
+    return __builtin_reduce_max(v);
+}
+
+// Asks the CPU to start loading the cache line at `address` (for reading, kept in all cache
+// levels); a hint with no effect on results. Row kernels call it for a later row while they
+// compute on the current one, so that the later row's memory traffic overlaps the arithmetic.
+static inline __attribute__((always_inline))
+void fulcrum_prefetch(const void *address) {
+    __builtin_prefetch(address, 0, 3);
+}
+
 // 1 when the translation unit is compiled for a CPU with fused multiply-add, 0 otherwise.
 static inline int fulcrum_has_fused_multiply_add(void) {
 #if defined(__FMA__)

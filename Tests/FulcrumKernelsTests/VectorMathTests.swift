@@ -112,3 +112,33 @@ struct ExponentialOfShiftTests {
         #expect(specials[0] == 0 && specials[1] == 0 && specials[2].isNaN && specials[3] == 1)
     }
 }
+
+@Suite("Largest lane of a vector")
+struct LargestLaneTests {
+    /// The largest lane of each of `vectors`, by a plain loop, against `largestLane`.
+    static func check<T: FulcrumFloat>(_ vectors: [[T]]) {
+        for lanes in vectors {
+            var v = T.Vector()
+            for (i, x) in lanes.enumerated() { v[i] = x }
+            #expect(T.largestLane(v) == lanes.max()!, "lanes \(lanes)")
+        }
+    }
+
+    @Test("Float and Double: random lanes, the maximum in every position, infinities")
+    func largestLane() {
+        var random = TestRandom(seed: 21)
+        var floats: [[Float]] = (0..<200).map { _ in (0..<8).map { _ in Float(random.uniform(-1e6, 1e6)) } }
+        for position in 0..<8 {
+            var lanes = [Float](repeating: -.infinity, count: 8)
+            lanes[position] = -3
+            floats.append(lanes)
+        }
+        floats.append([Float](repeating: -.infinity, count: 8))
+        floats.append([1, 2, .infinity, -.infinity, 0, -0.0, 5, 7])
+        Self.check(floats)
+        var doubles: [[Double]] = (0..<200).map { _ in (0..<4).map { _ in random.uniform(-1e300, 1e300) } }
+        doubles.append([-.infinity, -.infinity, -1e-300, -.infinity])
+        doubles.append([.infinity, 1, 2, 3])
+        Self.check(doubles)
+    }
+}

@@ -3,7 +3,8 @@
 //   A  max of z over the classes before the target and after it (and the finiteness probe);
 //   S  only with label smoothing: Σ_j w_j·(m − z_j) over the included classes (all terms ≥ 0);
 //   B  e_j = e^{z_j − m} summed (in Double, per 512-element chunk), stored in the output buffer
-//      when the gradient pass can reuse it;
+//      when the gradient pass can reuse it; a later row is prefetched meanwhile, so that pass A
+//      of that row finds it in cache and its memory traffic overlaps this pass's arithmetic;
 //   C  the gradient (or the probabilities) written once.
 //
 // Every pass runs over whole vectors of the row; in the one vector that holds the target, the
@@ -65,11 +66,12 @@ struct RowOutcome {
 
 /// The fused forward (and backward) of one row. `y` is the target class, or −1 for a row with
 /// no target (probabilities only); `row` is the row's index, passed to the modulation. `output` must be non-nil unless `destination == .nothing`; it
-/// may be the logits row itself (in place).
+/// may be the logits row itself (in place). `upcoming` is a later row of the same length whose
+/// cache lines the exponential pass prefetches (a hint, nil for none).
 @inlinable @inline(__always)
 func crossEntropyRow<S: RowScores>(
     _ scores: S, row: Int, target y: Int, plan: CrossEntropyPlan<S.T>,
-    output: UnsafeMutablePointer<S.T>?, destination: RowDestination
+    output: UnsafeMutablePointer<S.T>?, destination: RowDestination, upcoming: UnsafePointer<S.T>?
 ) -> RowOutcome {
     typealias T = S.T
     let classes = plan.classes
@@ -97,7 +99,7 @@ func crossEntropyRow<S: RowScores>(
         outcome.nonFiniteColumn = (0..<classes).first { !scores.scores(at: $0, count: 1).probe[0].isFinite } ?? 0
         return outcome
     }
-    let (highBefore, highAfter) = (maxBefore.max(), maxAfter.max())
+    let (highBefore, highAfter) = (T.largestLane(maxBefore), T.largestLane(maxAfter))
     let m = max(highBefore, highAfter, target.z)
     guard m > -.infinity else {
         // Every class excluded and no target: an all-zero row.
@@ -142,6 +144,7 @@ func crossEntropyRow<S: RowScores>(
     // Pass B: the exponentials, kept in the output when the last pass can reuse them.
     let keep = S.reusesExponentials && destination != .nothing
     let rest = chunkedSum(T.self, from: 0, to: classes) { j, count in
+        upcoming?.prefetch(at: j)
         let e = T.exponentialOfShift(scores.scores(at: j, count: count).z - mv)
         if keep { output.unsafelyUnwrapped.storeVector(e, at: j, count: count) }
         return withoutTarget(e, j, count)

@@ -54,6 +54,9 @@ extension SoftmaxCrossEntropy {
         let plain = logitSoftcap == nil && temperature == 1 && offsets == nil && excludedClasses == nil
         let inverseTemperature = 1 / temperature, softcap = logitSoftcap ?? 0
         let (ignoreIndex, policy) = (self.ignoreIndex, nonFinitePolicy)
+        // The row whose lines the exponential pass prefetches: the next one for long rows, so that
+        // its read from memory overlaps this row's arithmetic; ~2 KiB ahead for short rows.
+        let prefetchDistance = max(1, 2048 / max(1, classes * MemoryLayout<T>.stride))
 
         Threads.forEachBlock(count: rows, blockSize: rowsPerBlock) { block, range in
             var sums = RowSums()
@@ -68,13 +71,14 @@ extension SoftmaxCrossEntropy {
                     continue
                 }
                 let margin = y >= 0 ? margins?[y] ?? 0 : 0
+                let upcoming = n + prefetchDistance < rows ? logits.row(n + prefetchDistance) : nil
                 let outcome = plain
                     ? crossEntropyRow(PlainRowScores(logits: logits.row(n), margin: margin),
-                                      row: n, target: y, plan: plan, output: out, destination: destination)
+                                      row: n, target: y, plan: plan, output: out, destination: destination, upcoming: upcoming)
                     : crossEntropyRow(AdjustedRowScores(logits: logits.row(n), margin: margin,
                                                         inverseTemperature: inverseTemperature, softcap: softcap,
                                                         offsets: offsets, excluded: excludedClasses.map { $0.row(n) }),
-                                      row: n, target: y, plan: plan, output: out, destination: destination)
+                                      row: n, target: y, plan: plan, output: out, destination: destination, upcoming: upcoming)
                 if let column = outcome.nonFiniteColumn {
                     if policy == .throwError {
                         sums.firstNonFinite = (n, column)

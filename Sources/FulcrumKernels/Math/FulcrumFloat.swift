@@ -23,6 +23,10 @@ where Vector.Scalar == Self, Vector.MaskStorage: Sendable {
     /// The lane-wise maximum: `a` where `a > b`, else `b` (so a NaN in `b` wins). One maxps/maxpd.
     static func maximum(_ a: Vector, _ b: Vector) -> Vector
 
+    /// The largest lane of `v`, by a shuffle-and-max tree (Swift's `SIMD.max()` is an
+    /// out-of-line call). Unspecified which lane wins when one is NaN: probe finiteness separately.
+    static func largestLane(_ v: Vector) -> Self
+
     /// Lane-wise `a < b ? x : y` (false for NaN lanes). One compare and a blend.
     static func select(where a: Vector, isLessThan b: Vector, _ x: Vector, else y: Vector) -> Vector
 
@@ -96,6 +100,9 @@ extension Float: FulcrumFloat {
     public static func maximum(_ a: Vector, _ b: Vector) -> Vector { fulcrum_maximum_float8(a, b) }
 
     @inlinable @inline(__always)
+    public static func largestLane(_ v: Vector) -> Float { fulcrum_largest_lane_float8(v) }
+
+    @inlinable @inline(__always)
     public static func select(where a: Vector, isLessThan b: Vector, _ x: Vector, else y: Vector) -> Vector {
         fulcrum_select_less_float8(a, b, x, y)
     }
@@ -121,6 +128,9 @@ extension Double: FulcrumFloat {
 
     @inlinable @inline(__always)
     public static func maximum(_ a: Vector, _ b: Vector) -> Vector { fulcrum_maximum_double4(a, b) }
+
+    @inlinable @inline(__always)
+    public static func largestLane(_ v: Vector) -> Double { fulcrum_largest_lane_double4(v) }
 
     @inlinable @inline(__always)
     public static func select(where a: Vector, isLessThan b: Vector, _ x: Vector, else y: Vector) -> Vector {

@@ -13,7 +13,7 @@ extension FulcrumFloat {
             high = maximum(v, high)
             probe += keepingLanes(below: n, of: v - v, fill: 0)
         }
-        let m = high.max()
+        let m = largestLane(high)
         let bad = probe.sum()
         if bad.isNaN {
             // NaN from x − x is a NaN or an infinity: NaN wins, then +∞.

@@ -1,3 +1,5 @@
+import CBLASShim
+
 // Unaligned vector loads and stores on row pointers, with partial forms for row tails.
 
 extension UnsafePointer where Pointee: FulcrumFloat {
@@ -14,6 +16,12 @@ extension UnsafePointer where Pointee: FulcrumFloat {
         var v = Pointee.Vector(repeating: padding)
         for lane in 0..<count { v[lane] = self[j + lane] }
         return v
+    }
+
+    /// Hints the CPU to start loading the cache line holding `self[j]`; no effect on results.
+    @inlinable @inline(__always)
+    public func prefetch(at j: Int) {
+        fulcrum_prefetch(self + j)
     }
 }
 
