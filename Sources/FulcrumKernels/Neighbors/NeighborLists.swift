@@ -18,7 +18,9 @@ final class NeighborLists: @unchecked Sendable {
     @usableFromInline let worst: UnsafeMutablePointer<Float>
     @usableFromInline let worstIndex: UnsafeMutablePointer<Int32>
 
-    init(count: Int, width: Int) {
+    /// Lists for `count` points of which the first `used` are real; the lists of pad points get
+    /// the threshold −∞, so that no distance ever passes their threshold test.
+    init(count: Int, used: Int, width: Int) {
         self.count = count
         self.width = width
         distances = .allocate(capacity: count * width)
@@ -27,7 +29,8 @@ final class NeighborLists: @unchecked Sendable {
         worstIndex = .allocate(capacity: count)
         distances.initialize(repeating: .infinity, count: count * width)
         indices.initialize(repeating: .max, count: count * width)
-        worst.initialize(repeating: .infinity, count: count)
+        worst.initialize(repeating: .infinity, count: used)
+        (worst + used).initialize(repeating: -.infinity, count: count - used)
         worstIndex.initialize(repeating: .max, count: count)
     }
 
