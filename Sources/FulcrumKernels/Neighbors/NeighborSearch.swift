@@ -1,8 +1,9 @@
 /// The tiled drivers of the kNN kernel: they walk the micro-kernel over cache-sized tiles in
 /// parallel and turn the candidate lists into the exact, tie-broken answer.
 enum NeighborSearch {
-    /// Rows per tile (a multiple of `PreparedPoints.padding`): 96 prepared rows of up to 128
-    /// Floats stay in L2 while a 16-point panel streams through L1.
+    /// Rows and columns per tile (a multiple of `PreparedPoints.padding`): 96 prepared rows of up
+    /// to 128 Floats and the tile's 96 × 96 distances stay in L2 while a 16-point panel streams
+    /// through L1.
     static let tileRows = 96
 
     /// Extra candidates kept per list beyond `k`: the approximate Gram-expansion distances may
