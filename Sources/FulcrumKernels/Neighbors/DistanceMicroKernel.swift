@@ -1,12 +1,11 @@
 import CBLASShim
 
-/// What the selection pass does with a tile of distances.
+/// What a tiled search does with each tile of distances.
 enum TileUpdate {
-    /// Offer each distance to its row's list (query-vs-base, and diagonal tiles of a self search).
-    case rows
-    /// Offer each distance to its row's list and to its column's list (off-diagonal tiles of a
-    /// self search: each unordered pair is computed once and serves both points).
-    case rowsAndColumns
+    /// Offer the distances to the lists: to the rows' lists, and in an off-diagonal tile of a
+    /// self search also to the columns' lists (each unordered pair is computed once and serves
+    /// both points).
+    case select
     /// Only compute the distances (the benchmark's measure of the distance work alone).
     case distanceOnly
 }

@@ -57,7 +57,7 @@ public enum NearestNeighbors {
         let preparedQueries = PreparedPoints(queries, transform: transform, rows: true, panels: false)
         let preparedBase = PreparedPoints(base, transform: transform, rows: false, panels: true)
         let width = min(k + NeighborSearch.slack, base.rows)
-        let (lists, _) = NeighborSearch.queryCandidates(preparedQueries, preparedBase, width: width, alpha: transform.alpha, update: .rows)
+        let (lists, _) = NeighborSearch.queryCandidates(preparedQueries, preparedBase, width: width, alpha: transform.alpha, update: .select)
         NeighborSearch.finish(lists, rows: queries.rows, k: k,
                               exact: exactDistance(metric, queries, base), indices: indices, distances: distances)
     }
@@ -80,7 +80,7 @@ public enum NearestNeighbors {
         let transform = PointTransform(metric: metric, base: points, queries: nil)
         let prepared = PreparedPoints(points, transform: transform, rows: true, panels: true)
         let width = min(k + NeighborSearch.slack, points.rows - 1)
-        let (lists, _) = NeighborSearch.selfCandidates(prepared, width: width, alpha: transform.alpha, update: .rows)
+        let (lists, _) = NeighborSearch.selfCandidates(prepared, width: width, alpha: transform.alpha, update: .select)
         NeighborSearch.finish(lists, rows: points.rows, k: k,
                               exact: exactDistance(metric, points, points), indices: indices, distances: distances)
     }
