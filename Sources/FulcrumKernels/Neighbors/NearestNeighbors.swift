@@ -216,10 +216,24 @@ extension MatrixView where Element == Float {
     /// The first element (row-major order) that is NaN or ±∞, or nil when all are finite.
     ///
     /// Scans eight Floats at a time (`x · 0` is 0 for finite `x` and NaN otherwise) over blocks
-    /// of 64 rows and locates the element only in a block that fails. Cost: one pass.
+    /// of 64 rows and locates the element only in a block that fails. Cost: one pass, in
+    /// parallel over fixed chunks of rows (the first failing chunk wins, whatever the thread count).
     public func firstNonFinite() -> (row: Int, column: Int)? {
-        for start in stride(from: 0, to: rows, by: 64) {
-            let end = Swift.min(rows, start + 64)
+        let chunk = 4096
+        let chunks = (rows + chunk - 1) / chunk
+        guard chunks > 1 else { return firstNonFinite(inRows: 0..<rows) }
+        let found = UncheckedSendable(UnsafeMutablePointer<(row: Int, column: Int)?>.allocate(capacity: chunks))
+        found.value.initialize(repeating: nil, count: chunks)
+        defer { found.value.deallocate() }
+        Threads.forEachBlock(count: rows, blockSize: chunk) { b, range in found.value[b] = firstNonFinite(inRows: range) }
+        for b in 0..<chunks { if let position = found.value[b] { return position } }
+        return nil
+    }
+
+    /// `firstNonFinite()` restricted to `range` rows, on the calling thread.
+    private func firstNonFinite(inRows range: Range<Int>) -> (row: Int, column: Int)? {
+        for start in stride(from: range.lowerBound, to: range.upperBound, by: 64) {
+            let end = Swift.min(range.upperBound, start + 64)
             var flag = SIMD8<Float>()
             var tail: Float = 0
             for i in start..<end {
