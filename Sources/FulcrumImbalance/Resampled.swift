@@ -31,8 +31,10 @@ public struct Resampled: Sendable, Equatable {
 
 /// A resampling method with imbalanced-learn's `fit_resample`.
 ///
-/// Every random choice comes from the caller's `generator` and is drawn on the calling thread in
-/// a fixed order, so a seed fixes the result bitwise for any `Threads.count`.
+/// Every random choice comes from the caller's `generator`, drawn on the calling thread in a
+/// fixed order, or (for the bulk draws of the SMOTE family) from `SplitMix64` streams, one per
+/// fixed block of samples, seeded by such a draw; so a seed fixes the result bitwise for any
+/// `Threads.count`.
 public protocol Sampler: Sendable {
     /// Resamples `features` (`N × D`, finite) with one label per row.
     func fitResample(features: MatrixView<Float>, labels: [Int], generator: inout some RandomNumberGenerator) throws -> Resampled

@@ -201,6 +201,22 @@ struct NeighborsTests {
         }
     }
 
+    @Test("the first non-finite element over several row chunks is the first in row-major order")
+    func firstNonFiniteAcrossChunks() throws {
+        // 10000 rows span three 4096-row chunks; the later chunk's ±inf must not win over the
+        // earlier chunk's NaN, nor a later column of the same row over an earlier one.
+        var data = [Float](repeating: 1, count: 10000 * 5)
+        data[9000 * 5 + 0] = .infinity
+        data[7000 * 5 + 4] = -.infinity
+        data[7000 * 5 + 3] = .nan
+        try view(data, rows: 10000, columns: 5) { points in
+            let first = points.firstNonFinite(), later = points.rows(7001..<10000).firstNonFinite()
+            #expect(first?.row == 7000 && first?.column == 3)
+            #expect(later?.row == 1999 && later?.column == 0)
+            #expect(points.rows(0..<7000).firstNonFinite() == nil)
+        }
+    }
+
     @Test("nearest-centre assignment matches brute force")
     func assignment() throws {
         let points = randomPoints(rows: 500, columns: 6, seed: 9)

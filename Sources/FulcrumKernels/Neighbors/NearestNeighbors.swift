@@ -1,10 +1,11 @@
 /// Exact k-nearest-neighbour search on the CPU: the kernel under SMOTE, the samplers of
 /// FulcrumImbalance, k-means and cosine candidate retrieval.
 ///
-/// Distances are computed tile by tile with a register-blocked SIMD micro-kernel (6 rows × 16
-/// points per step, the Gram expansion `‖q‖² + ‖b‖² − 2⟨q, b⟩` on centred data) and fed straight
-/// into per-point top-k lists through a vector threshold test, so the `M × N` distance matrix is
-/// never stored: extra memory is `O((M + N)·D + (M + N)·k)`. A self search computes each
+/// Distances are computed tile by tile (96 × 96 points) with a register-blocked SIMD
+/// micro-kernel (6 rows × 16 points per step, the Gram expansion `‖q‖² + ‖b‖² − 2⟨q, b⟩` on
+/// centred data); a selection pass then tests each tile against the per-point top-k lists with
+/// vector compares, so the `M × N` distance matrix is never stored: extra memory is
+/// `O((M + N)·D + (M + N)·k)` plus one tile per thread. A self search computes each
 /// unordered pair once and offers it to both points (half the FLOPs of a query-vs-base search).
 ///
 /// Guarantees:
@@ -56,7 +57,7 @@ public enum NearestNeighbors {
         let preparedQueries = PreparedPoints(queries, transform: transform, rows: true, panels: false)
         let preparedBase = PreparedPoints(base, transform: transform, rows: false, panels: true)
         let width = min(k + NeighborSearch.slack, base.rows)
-        let (lists, _) = NeighborSearch.queryCandidates(preparedQueries, preparedBase, width: width, alpha: transform.alpha, update: .rows)
+        let (lists, _) = NeighborSearch.queryCandidates(preparedQueries, preparedBase, width: width, alpha: transform.alpha, update: .select)
         NeighborSearch.finish(lists, rows: queries.rows, k: k,
                               exact: exactDistance(metric, queries, base), indices: indices, distances: distances)
     }
@@ -79,7 +80,7 @@ public enum NearestNeighbors {
         let transform = PointTransform(metric: metric, base: points, queries: nil)
         let prepared = PreparedPoints(points, transform: transform, rows: true, panels: true)
         let width = min(k + NeighborSearch.slack, points.rows - 1)
-        let (lists, _) = NeighborSearch.selfCandidates(prepared, width: width, alpha: transform.alpha, update: .rows)
+        let (lists, _) = NeighborSearch.selfCandidates(prepared, width: width, alpha: transform.alpha, update: .select)
         NeighborSearch.finish(lists, rows: points.rows, k: k,
                               exact: exactDistance(metric, points, points), indices: indices, distances: distances)
     }
@@ -176,9 +177,18 @@ extension NearestNeighbors {
             let (x, y, d) = (a.row(i), b.row(j), a.columns)
             switch metric {
             case .squaredEuclidean:
-                var sum = 0.0
-                for c in 0..<d { let t = Double(x[c]) - Double(y[c]); sum += t * t }
-                return sum
+                // Four independent partial sums (the chain of one would be latency-bound).
+                var s = SIMD4<Double>()
+                var c = 0
+                while c + 4 <= d {
+                    let t = SIMD4(Double(x[c]) - Double(y[c]), Double(x[c + 1]) - Double(y[c + 1]),
+                                  Double(x[c + 2]) - Double(y[c + 2]), Double(x[c + 3]) - Double(y[c + 3]))
+                    s += t * t
+                    c += 4
+                }
+                var tail = 0.0
+                while c < d { let t = Double(x[c]) - Double(y[c]); tail += t * t; c += 1 }
+                return ((s[0] + s[1]) + (s[2] + s[3])) + tail
             case .innerProduct:
                 var sum = 0.0
                 for c in 0..<d { sum += Double(x[c]) * Double(y[c]) }
@@ -206,10 +216,24 @@ extension MatrixView where Element == Float {
     /// The first element (row-major order) that is NaN or ±∞, or nil when all are finite.
     ///
     /// Scans eight Floats at a time (`x · 0` is 0 for finite `x` and NaN otherwise) over blocks
-    /// of 64 rows and locates the element only in a block that fails. Cost: one pass.
+    /// of 64 rows and locates the element only in a block that fails. Cost: one pass, in
+    /// parallel over fixed chunks of rows (the first failing chunk wins, whatever the thread count).
     public func firstNonFinite() -> (row: Int, column: Int)? {
-        for start in stride(from: 0, to: rows, by: 64) {
-            let end = Swift.min(rows, start + 64)
+        let chunk = 4096
+        let chunks = (rows + chunk - 1) / chunk
+        guard chunks > 1 else { return firstNonFinite(inRows: 0..<rows) }
+        let found = UncheckedSendable(UnsafeMutablePointer<(row: Int, column: Int)?>.allocate(capacity: chunks))
+        found.value.initialize(repeating: nil, count: chunks)
+        defer { found.value.deallocate() }
+        Threads.forEachBlock(count: rows, blockSize: chunk) { b, range in found.value[b] = firstNonFinite(inRows: range) }
+        for b in 0..<chunks { if let position = found.value[b] { return position } }
+        return nil
+    }
+
+    /// `firstNonFinite()` restricted to `range` rows, on the calling thread.
+    private func firstNonFinite(inRows range: Range<Int>) -> (row: Int, column: Int)? {
+        for start in stride(from: range.lowerBound, to: range.upperBound, by: 64) {
+            let end = Swift.min(range.upperBound, start + 64)
             var flag = SIMD8<Float>()
             var tail: Float = 0
             for i in start..<end {

@@ -2,13 +2,13 @@
 ///
 /// List `i` holds its `width` best candidates `(distance, index)` in ascending lexicographic
 /// order (distance first, then index, so that ties go to the lower index), and `worst[i]` /
-/// `worstIndex[i]` mirror its last entry in separate contiguous arrays so that the distance
-/// micro-kernel can compare eight or sixteen candidates against eight or sixteen thresholds with
-/// one vector compare. Empty slots hold `(+∞, Int32.max)`. A candidate that is not better than
+/// `worstIndex[i]` mirror its last entry in separate contiguous arrays so that the selection
+/// pass over a distance tile can compare sixteen candidates against one or sixteen thresholds
+/// with one vector compare. Empty slots hold `(+∞, Int32.max)`. A candidate that is not better than
 /// the last entry is dropped; a better one is inserted by shifting the tail (width is small).
 ///
 /// The top-`width` of a set under a total order does not depend on the order candidates arrive
-/// in; the kernel nevertheless feeds each list in an order fixed by its tile schedule.
+/// in, so the lists' final contents do not depend on the tile schedule or the thread count.
 @usableFromInline
 final class NeighborLists: @unchecked Sendable {
     @usableFromInline let count: Int
@@ -18,7 +18,9 @@ final class NeighborLists: @unchecked Sendable {
     @usableFromInline let worst: UnsafeMutablePointer<Float>
     @usableFromInline let worstIndex: UnsafeMutablePointer<Int32>
 
-    init(count: Int, width: Int) {
+    /// Lists for `count` points of which the first `used` are real; the lists of pad points get
+    /// the threshold −∞, so that no distance ever passes their threshold test.
+    init(count: Int, used: Int, width: Int) {
         self.count = count
         self.width = width
         distances = .allocate(capacity: count * width)
@@ -27,7 +29,8 @@ final class NeighborLists: @unchecked Sendable {
         worstIndex = .allocate(capacity: count)
         distances.initialize(repeating: .infinity, count: count * width)
         indices.initialize(repeating: .max, count: count * width)
-        worst.initialize(repeating: .infinity, count: count)
+        worst.initialize(repeating: .infinity, count: used)
+        (worst + used).initialize(repeating: -.infinity, count: count - used)
         worstIndex.initialize(repeating: .max, count: count)
     }
 

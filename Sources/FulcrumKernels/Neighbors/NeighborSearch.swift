@@ -1,51 +1,70 @@
 /// The tiled drivers of the kNN kernel: they walk the micro-kernel over cache-sized tiles in
 /// parallel and turn the candidate lists into the exact, tie-broken answer.
 enum NeighborSearch {
-    /// Rows per tile (a multiple of `PreparedPoints.padding`): 96 prepared rows of up to 128
-    /// Floats stay in L2 while a 16-point panel streams through L1.
+    /// Rows and columns per tile (a multiple of `PreparedPoints.padding`): 96 prepared rows of up
+    /// to 128 Floats and the tile's 96 × 96 distances stay in L2 while a 16-point panel streams
+    /// through L1.
     static let tileRows = 96
 
     /// Extra candidates kept per list beyond `k`: the approximate Gram-expansion distances may
     /// swap near-ties, so `k + slack` candidates are re-ranked on exactly recomputed distances.
     static let slack = 2
 
-    /// Self search: every unordered pair is computed once, in tile (min block, max block), and
-    /// offered to both points. The tiles are run in rounds of a round-robin tournament over the
-    /// blocks (the circle method): within a round no two tiles share a block, so the tiles of a
-    /// round run in parallel on one shared set of lists without conflict, and each list receives
-    /// its candidates in an order fixed by the round schedule — the same for any thread count.
-    /// Round 0 holds the diagonal tiles.
+    /// Blocks of tiles the self search schedules (fewer when there are fewer tiles): enough
+    /// tiles per round to keep every thread busy, few enough rounds that their barriers cost
+    /// nothing.
+    static let scheduleBlocks = 32
+
+    /// Self search: every unordered pair is computed once, in tile (min tile, max tile), and
+    /// offered to both points. The tiles are grouped into `scheduleBlocks` blocks of consecutive
+    /// tiles, and the block pairs run in rounds of a round-robin tournament over the blocks (the
+    /// circle method): within a round no two block pairs share a block, so they run in parallel
+    /// on one shared set of lists without conflict. Round 0 holds the diagonal block pairs.
+    ///
+    /// Each pair's distance is computed by the same arithmetic whichever tile holds it (the
+    /// micro-kernel's sums are symmetric in the two points), and each list keeps the best
+    /// candidates under a total order, which does not depend on the order they arrive in: the
+    /// result is the same for any thread count and schedule.
     static func selfCandidates(_ points: borrowing PreparedPoints, width: Int, alpha: Float, update: TileUpdate) -> (lists: NeighborLists, sink: Float) {
-        let blocks = (points.paddedCount + tileRows - 1) / tileRows
-        let lists = NeighborLists(count: points.paddedCount, width: width)
+        let tiles = (points.paddedCount + tileRows - 1) / tileRows
+        let blocks = min(tiles, scheduleBlocks)
+        let lists = NeighborLists(count: points.paddedCount, used: points.count, width: width)
         let (rows, panels, norms) = (UncheckedSendable(points.rows!), UncheckedSendable(points.panels!), UncheckedSendable(points.norms))
         let (depth, padded) = (points.depth, points.paddedCount)
         let schedule = RoundRobin(blocks: blocks)
         let sinks = UncheckedSendable(UnsafeMutablePointer<Float>.allocate(capacity: max(1, blocks)))
         sinks.value.initialize(repeating: 0, count: max(1, blocks))
         defer { sinks.value.deallocate() }
+        /// The tiles of block `b`: consecutive, sizes differing by at most one.
+        func tileRange(_ b: Int) -> Range<Int> { b * tiles / blocks ..< (b + 1) * tiles / blocks }
         for round in 0..<schedule.rounds {
             let pairs = schedule.pairs(round)
             Threads.forEachBlock(count: pairs.count, blockSize: 1) { p, _ in
                 let (block, columnBlock) = pairs[p]
-                var sink = SIMD8<Float>()
-                let diagonal = columnBlock == block
-                let rowRange = block * tileRows ..< min(padded, (block + 1) * tileRows)
-                let columnRange = columnBlock * tileRows ..< min(padded, (columnBlock + 1) * tileRows)
-                for firstColumn in stride(from: columnRange.lowerBound, to: columnRange.upperBound, by: 16) {
-                    let panel = panels.value + firstColumn * depth
-                    for firstRow in stride(from: rowRange.lowerBound, to: rowRange.upperBound, by: 6) {
-                        let overlaps = diagonal && firstRow < firstColumn + 16 && firstColumn < firstRow + 6
-                        distanceMicroTile(
-                            rows: rows.value + firstRow * depth, depth: depth, panel: panel,
-                            rowNorms: norms.value + firstRow, columnNorms: norms.value + firstColumn, alpha: alpha,
-                            firstRow: firstRow, firstColumn: firstColumn, excludeSelf: overlaps,
-                            rowLists: lists, columnLists: lists,
-                            update: update == .distanceOnly ? .distanceOnly : (diagonal ? .rows : .rowsAndColumns),
-                            sink: &sink)
+                var sink: Float = 0
+                DistanceTile.with { tile in
+                    for rowTile in tileRange(block) {
+                        for columnTile in tileRange(columnBlock) where columnTile >= rowTile {
+                            let rowRange = rowTile * tileRows ..< min(padded, (rowTile + 1) * tileRows)
+                            let columnRange = columnTile * tileRows ..< min(padded, (columnTile + 1) * tileRows)
+                            tile.compute(rows: rows.value, rowNorms: norms.value, rowRange: rowRange,
+                                         panels: panels.value, columnNorms: norms.value, columnRange: columnRange,
+                                         depth: depth, alpha: alpha)
+                            if update == .distanceOnly {
+                                sink += tile.checksum(columnCount: columnRange.count)
+                                continue
+                            }
+                            let (first, count) = (rowRange.lowerBound, rowRange.count)
+                            let (firstColumn, columnCount) = (columnRange.lowerBound, columnRange.count)
+                            if columnTile == rowTile { tile.excludeDiagonal(count: count) }
+                            tile.offerToRows(lists, firstRow: first, rowCount: count, firstColumn: firstColumn, columnCount: columnCount)
+                            if columnTile != rowTile {
+                                tile.offerToColumns(lists, firstRow: first, rowCount: count, firstColumn: firstColumn, columnCount: columnCount)
+                            }
+                        }
                     }
                 }
-                sinks.value[block] += sink.sum()
+                sinks.value[block] += sink
             }
         }
         var total: Float = 0
@@ -57,7 +76,7 @@ enum NeighborSearch {
     static func queryCandidates(
         _ queries: borrowing PreparedPoints, _ base: borrowing PreparedPoints, width: Int, alpha: Float, update: TileUpdate
     ) -> (lists: NeighborLists, sink: Float) {
-        let lists = NeighborLists(count: queries.paddedCount, width: width)
+        let lists = NeighborLists(count: queries.paddedCount, used: queries.count, width: width)
         let blocks = (queries.paddedCount + tileRows - 1) / tileRows
         let sinks = UncheckedSendable(UnsafeMutablePointer<Float>.allocate(capacity: blocks))
         defer { sinks.value.deallocate() }
@@ -65,19 +84,23 @@ enum NeighborSearch {
         let (panels, columnNorms) = (UncheckedSendable(base.panels!), UncheckedSendable(base.norms))
         let (depth, padded, basePadded) = (queries.depth, queries.paddedCount, base.paddedCount)
         Threads.forEachBlock(count: blocks, blockSize: 1) { block, _ in
-            var sink = SIMD8<Float>()
+            var sink: Float = 0
             let rowRange = block * tileRows ..< min(padded, (block + 1) * tileRows)
-            for firstColumn in stride(from: 0, to: basePadded, by: 16) {
-                let panel = panels.value + firstColumn * depth
-                for firstRow in stride(from: rowRange.lowerBound, to: rowRange.upperBound, by: 6) {
-                    distanceMicroTile(
-                        rows: rows.value + firstRow * depth, depth: depth, panel: panel,
-                        rowNorms: rowNorms.value + firstRow, columnNorms: columnNorms.value + firstColumn, alpha: alpha,
-                        firstRow: firstRow, firstColumn: firstColumn, excludeSelf: false,
-                        rowLists: lists, columnLists: lists, update: update, sink: &sink)
+            DistanceTile.with { tile in
+                for firstColumn in stride(from: 0, to: basePadded, by: tileRows) {
+                    let columnRange = firstColumn ..< min(basePadded, firstColumn + tileRows)
+                    tile.compute(rows: rows.value, rowNorms: rowNorms.value, rowRange: rowRange,
+                                 panels: panels.value, columnNorms: columnNorms.value, columnRange: columnRange,
+                                 depth: depth, alpha: alpha)
+                    if update == .distanceOnly {
+                        sink += tile.checksum(columnCount: columnRange.count)
+                    } else {
+                        tile.offerToRows(lists, firstRow: rowRange.lowerBound, rowCount: rowRange.count,
+                                         firstColumn: firstColumn, columnCount: columnRange.count)
+                    }
                 }
             }
-            sinks.value[block] = sink.sum()
+            sinks.value[block] = sink
         }
         var total: Float = 0
         for b in 0..<blocks { total += sinks.value[b] }
