@@ -7,8 +7,9 @@ import Darwin
 /// The random draws Fulcrum's routines make from the caller's generator (`SplitMix64` or any
 /// `RandomNumberGenerator`), defined on `next()` alone so that a seed fixes the result on every
 /// platform and Swift version (the standard library's `random(in:using:)` algorithms may
-/// change). Every routine draws on the calling thread in a fixed order, so results are also
-/// independent of the thread count.
+/// change). Results are also independent of the thread count: a routine either draws on the
+/// calling thread in a fixed order, or (the SMOTE family's synthesis plan) takes one draw from the
+/// caller's generator to seed a `SplitMix64` per fixed block of work.
 extension RandomNumberGenerator {
     /// Uniform in [0, 1) with 53 random bits.
     @inlinable
