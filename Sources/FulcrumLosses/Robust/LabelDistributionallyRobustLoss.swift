@@ -15,8 +15,8 @@ import FulcrumKernels
 /// `temperatureGradients` receives ∂ℓ_i/∂λ_i for the caller's per-instance update of λ_i (a
 /// projected gradient step on ℓ_i plus the paper's regulariser of λ_i).
 ///
-/// **Cost.** One read of the scores, one write of the gradient, one exponential per element,
-/// O(N·C). Sums per 512-element chunk in Double. **Non-finite** scores throw `nonFiniteValue`.
+/// **Cost.** One read of the scores from memory (in 512-element chunks whose passes hit L1), one
+/// write of the gradient, one exponential per element, O(N·C). Sums per chunk, combined in Double. **Non-finite** scores throw `nonFiniteValue`.
 /// **Determinism:** bitwise identical for any `Threads.count`. `.mean` divides by the counted rows.
 public struct LabelDistributionallyRobustLoss<T: FulcrumFloat>: Sendable {
     /// λ > 0 (used for every row unless per-instance temperatures are given).
@@ -93,7 +93,7 @@ public struct LabelDistributionallyRobustLoss<T: FulcrumFloat>: Sendable {
         }
         let scale = reduction == .mean ? 1 / Double(counted) : 1
         let (ignore, margin, lambda) = (ignoreIndex, self.margin, Double(self.lambda))
-        let sums = blockSums(rows: rows, classes: classes, as: T.self) { range, _ in
+        let sums = blockSums(rows: rows, classes: classes, scratchOf: T.self) { range, scratch in
             var total = LossSums()
             for n in range {
                 guard targets[n] != ignore else {
@@ -104,7 +104,7 @@ public struct LabelDistributionallyRobustLoss<T: FulcrumFloat>: Sendable {
                 let r = labelDistributionallyRobustRow(
                     scores: logits.row(n), target: Int(targets[n]), classes: classes,
                     lambda: temperatures.map { Double($0[n]) } ?? lambda, margin: margin,
-                    gradientScale: scale, gradient: gradient?.row(n))
+                    gradientScale: scale, gradient: gradient?.row(n), chunkRecords: scratch.chunkRecords)
                 guard r.isFinite else {
                     total.firstNonFinite = total.firstNonFinite ?? n
                     continue
