@@ -91,6 +91,18 @@ unsigned fulcrum_lanes_less_equal_float8(fulcrum_float8 a, fulcrum_float8 b) {
     return (unsigned)__builtin_bit_cast(unsigned char, m);
 }
 
+// Hints that the cache line holding `address` will be read (or written) soon, so that a row pass
+// that computes on one part of a row can have the memory system fetch the next part meanwhile.
+// A hint only: it never faults (any address is allowed) and never changes a result.
+static inline __attribute__((always_inline))
+void fulcrum_prefetch_read(const void *address) {
+    __builtin_prefetch(address, 0, 3);
+}
+static inline __attribute__((always_inline))
+void fulcrum_prefetch_write(const void *address) {
+    __builtin_prefetch(address, 1, 3);
+}
+
 // 1 when the translation unit is compiled for a CPU with fused multiply-add, 0 otherwise.
 static inline int fulcrum_has_fused_multiply_add(void) {
 #if defined(__FMA__)

@@ -24,12 +24,36 @@ extension FulcrumFloat {
         let e = exponentialOfShift(select(where: x, isLessThan: zero, x, else: -x))
         let (a, b) = (e + 1, e + 2)
         let q = 1 / (a * b)
-        let s = e * a * q, z = s * s
-        let terms = MemoryLayout<Self>.size == 4 ? 8 : 17
-        var p = Vector(repeating: 1 / Self(2 * terms - 1))
-        for k in stride(from: terms - 2, through: 0, by: -1) {
-            p = multiplyAdd(p, z, Vector(repeating: 1 / Self(2 * k + 1)))
+        let s = e * a * q
+        return (e, b * q, (s + s) * atanhSeries(s * s))
+    }
+
+    /// Σ_k z^k/(2k + 1) by Horner, k < 8 for Float and k < 17 for Double (atanh(s)/s at z = s²),
+    /// with literal coefficients so that the specialised code holds no division.
+    @inlinable @inline(__always)
+    static func atanhSeries(_ z: Vector) -> Vector {
+        @inline(__always) func step(_ p: Vector, _ c: Self) -> Vector { multiplyAdd(p, z, Vector(repeating: c)) }
+        var p: Vector
+        if MemoryLayout<Self>.size > 4 {
+            p = Vector(repeating: 0.030_303_030_303_030_303)  // 1/33
+            p = step(p, 0.032_258_064_516_129_032)  // 1/31
+            p = step(p, 0.034_482_758_620_689_655)  // 1/29
+            p = step(p, 0.037_037_037_037_037_037)  // 1/27
+            p = step(p, 0.04)  // 1/25
+            p = step(p, 0.043_478_260_869_565_217)  // 1/23
+            p = step(p, 0.047_619_047_619_047_619)  // 1/21
+            p = step(p, 0.052_631_578_947_368_421)  // 1/19
+            p = step(p, 0.058_823_529_411_764_706)  // 1/17
+            p = step(p, 0.066_666_666_666_666_667)  // 1/15
+        } else {
+            p = Vector(repeating: 0.066_666_666_666_666_667)  // 1/15
         }
-        return (e, b * q, (s + s) * p)
+        p = step(p, 0.076_923_076_923_076_923)  // 1/13
+        p = step(p, 0.090_909_090_909_090_909)  // 1/11
+        p = step(p, 0.111_111_111_111_111_111)  // 1/9
+        p = step(p, 0.142_857_142_857_142_857)  // 1/7
+        p = step(p, 0.2)  // 1/5
+        p = step(p, 0.333_333_333_333_333_333)  // 1/3
+        return step(p, 1)
     }
 }

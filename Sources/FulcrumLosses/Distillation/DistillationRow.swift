@@ -14,6 +14,9 @@ import FulcrumKernels
 //              and identical sums, so exactly zero divergences;
 //   C          the gradient, written once from the stored exponentials and each chunk's scale
 //              (no exponential in this pass).
+//
+// Pass B prefetches the next chunk of both rows (the next row's first chunk after the last one),
+// so that the memory reads of the next pass A overlap this chunk's exponentials.
 
 /// What one row produced (Double).
 struct DistillationRowOutcome {
@@ -61,6 +64,10 @@ func distillationRow<T: FulcrumFloat>(
         let (cav, cbv) = (T.Vector(repeating: ca), T.Vector(repeating: cb))
         var sa = zero, sb = zero, xa = zero, xb = zero, ea = zero, eb = zero
         forEachVector(T.self, from: start, to: end) { j, count in
+            // Have the memory system bring in the next chunk (or the next row) while this one computes.
+            teacher.prefetch(at: j + RowChunks.length)
+            student.prefetch(at: j + RowChunks.length)
+            gradient?.prefetchForWriting(at: j + RowChunks.length)
             let a = teacher.loadVector(at: j, count: count) * ia - cav, b = student.loadVector(at: j, count: count) * ib - cbv
             var pa = T.exponentialOfShift(a), pb = T.exponentialOfShift(b)
             if count < width {

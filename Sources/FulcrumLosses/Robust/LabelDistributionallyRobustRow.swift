@@ -49,6 +49,8 @@ func labelDistributionallyRobustRow<T: FulcrumFloat>(
         let chunkMaximum = high.max(), mv = T.Vector(repeating: chunkMaximum)
         var vs = zero, vw = zero
         forEachVector(T.self, from: start, to: end) { j, count in
+            scores.prefetch(at: j + RowChunks.length)  // the next chunk's read overlaps this chunk's exponentials
+            gradient?.prefetchForWriting(at: j + RowChunks.length)
             let d = z(scores.loadVector(at: j, count: count), j, count) - mv
             var e = T.exponentialOfShift(d)
             if count < width { e = T.keepingLanes(below: count, of: e, fill: 0) }
