@@ -12,7 +12,9 @@ struct VectorLogisticTests {
         return (0..<inputs.count).map { (e[$0], r[$0], l[$0]) }
     }
 
-    @Test("Float: each part within 4 ulp of the correctly rounded value for |x| ≤ 87")
+    // log1p(e) ≈ e for small e, so e's own error (≤ 2 ulp) carries into it, plus the roundings of
+    // 2 + e, (1 + e)(2 + e), the division, e·(1 + e)·q and the series: ≤ 6 ulp.
+    @Test("Float: e within 2 ulp, 1/(1 + e) within 4, log1p(e) within 6 of the correctly rounded values for |x| ≤ 87")
     func floatSweep() {
         var inputs: [Float] = []
         for bits in stride(from: UInt32(0), through: Float(87).bitPattern, by: 211) {
@@ -27,10 +29,10 @@ struct VectorLogisticTests {
             worst.2 = max(worst.2, ulpDistance(l, Float(Foundation.log1p(exact))))
         }
         #expect(inputs.count > 1_000_000)
-        #expect(worst.0 <= 2 && worst.1 <= 4 && worst.2 <= 4, "\(worst)")
+        #expect(worst.0 <= 2 && worst.1 <= 4 && worst.2 <= 6, "\(worst)")
     }
 
-    @Test("Double: each part within 4 ulp of libm for |x| ≤ 708")
+    @Test("Double: e within 2 ulp, 1/(1 + e) within 4, log1p(e) within 6 of libm for |x| ≤ 708")
     func doubleSweep() {
         var random = TestRandom(seed: 9)
         let inputs: [Double] = (0..<200_000).map { _ in random.uniform(-708, 708) } + (0..<200_000).map { _ in random.uniform(-3, 3) }
@@ -41,7 +43,7 @@ struct VectorLogisticTests {
             worst.1 = max(worst.1, ulpDistance(r, 1 / (1 + exact)))
             worst.2 = max(worst.2, ulpDistance(l, Foundation.log1p(exact)))
         }
-        #expect(worst.0 <= 2 && worst.1 <= 4 && worst.2 <= 4, "\(worst)")
+        #expect(worst.0 <= 2 && worst.1 <= 4 && worst.2 <= 6, "\(worst)")
     }
 
     @Test("±∞ give (0, 1, 0), beyond the normal range e flushes to 0, NaN stays NaN")
