@@ -103,12 +103,16 @@ double fulcrum_largest_lane_double4(fulcrum_double4 v) {
     return __builtin_reduce_max(v);
 }
 
-// Asks the CPU to start loading the cache line at `address` (for reading, kept in all cache
-// levels); a hint with no effect on results. Row kernels call it for a later row while they
-// compute on the current one, so that the later row's memory traffic overlaps the arithmetic.
+// Hints that the cache line holding `address` will be read (or written) soon, so that a row pass
+// that computes on one part of a row can have the memory system fetch the next part meanwhile.
+// A hint only: it never faults (any address is allowed) and never changes a result.
 static inline __attribute__((always_inline))
-void fulcrum_prefetch(const void *address) {
+void fulcrum_prefetch_read(const void *address) {
     __builtin_prefetch(address, 0, 3);
+}
+static inline __attribute__((always_inline))
+void fulcrum_prefetch_write(const void *address) {
+    __builtin_prefetch(address, 1, 3);
 }
 
 // 1 when the translation unit is compiled for a CPU with fused multiply-add, 0 otherwise.

@@ -4,16 +4,20 @@ import FulcrumLosses
 
 /// Family `loss-…`: every FulcrumLosses loss, forward+backward (Float, mean reduction; the
 /// gradient written over the logits where the loss allows it, as the cross-entropy family does,
-/// else into its own buffer), against the stream-copy roofline of the cross-entropy kernel. The ideal
-/// traffic counts every N×C tensor the loss must move once: logits read + gradient written (2);
-/// two inputs per element, KD's teacher row or BCE's targets (3); preference losses read the
-/// logits twice because a sequence loss's upstream needs every token first (3).
+/// else into its own buffer). The roofline is max(ideal bytes ÷ stream-copy bandwidth,
+/// transcendentals ÷ vector exp rate), both measured in the same run, as for the gating family.
+/// Ideal bytes count every N×C tensor the loss must move once: logits read + gradient written
+/// (2); two inputs per element, KD's teacher row or BCE's targets (3); preference losses read the
+/// logits twice because a sequence loss's upstream needs every token first (3). Transcendentals
+/// per element: 1 for a softmax (GCE, LDR-KL), 2 for KD's two softmaxes, ALDR-KL's two passes
+/// and the preference losses' forward and backward passes, 2 for BCE (one exponential and one
+/// log1p, which runs as a division and a series), 0 for the Z-loss.
 func lossesBenchmarks(_ context: BenchContext) throws {
     let shapes = context.quick ? [(128, 1024), (16, 8192)] : [(16384, 1024), (4096, 32768)]
     for (rows, classes) in shapes {
         // The buffers are large: allocate them only when a case of this family will run.
         let names = ["loss-gce fwd+bwd", "loss-kd-forward fwd+bwd", "loss-kd-bdkd fwd+bwd", "loss-dpo fwd+bwd", "loss-bce fwd+bwd",
-                     "loss-bce-focal fwd+bwd", "loss-ldr-kl fwd+bwd", "loss-z fwd+bwd"]
+                     "loss-bce-focal fwd+bwd", "loss-ldr-kl fwd+bwd", "loss-aldr-kl fwd+bwd", "loss-z fwd+bwd"]
         guard names.contains(where: { name in context.options.filter.map { name.contains($0) || $0.hasPrefix(name) } ?? true }) else { continue }
         let buffers = LossBenchBuffers(rows: rows, classes: classes)
         defer { buffers.deallocate() }
@@ -66,13 +70,13 @@ private func lossCases(_ context: BenchContext, _ b: LossBenchBuffers) throws {
     // In place: the losses' work does not depend on the values, so repeated runs time the same work.
     let inPlace = MutableMatrixView(unchecked: b.x.baseAddress, rows: rows, columns: classes, rowStride: classes)
     try b.targets.withUnsafeBufferPointer { y in
-        try report(context, "loss-gce fwd+bwd mean", b, streams: 2, baseline: { plainGeneralizedCrossEntropy(b, q: 0.7) }) {
+        try report(context, "loss-gce fwd+bwd mean", b, streams: 2, transcendentals: 1, baseline: { plainGeneralizedCrossEntropy(b, q: 0.7) }) {
             _ = try CompSumLoss<Float>.generalizedCrossEntropy(q: 0.7).lossAndGradient(inPlace: inPlace, targets: y)
         }
-        try report(context, "loss-kd-forward fwd+bwd T=4", b, streams: 3, baseline: { plainDistillation(b, temperature: 4) }) {
+        try report(context, "loss-kd-forward fwd+bwd T=4", b, streams: 3, transcendentals: 2, baseline: { plainDistillation(b, temperature: 4) }) {
             _ = try DistillationLoss<Float>(temperature: 4).lossAndGradient(studentLogits: x, teacherLogits: second, studentGradient: g)
         }
-        try report(context, "loss-kd-bdkd fwd+bwd T=4", b, streams: 3) {
+        try report(context, "loss-kd-bdkd fwd+bwd T=4", b, streams: 3, transcendentals: 2) {
             _ = try DistillationLoss<Float>(temperature: 4, balance: .entropyGap(amplification: 2))
                 .lossAndGradient(studentLogits: x, teacherLogits: second, studentGradient: g)
         }
@@ -83,7 +87,7 @@ private func lossCases(_ context: BenchContext, _ b: LossBenchBuffers) throws {
                 let reference = [Float](repeating: -1000, count: pairs)
                 let step = PreferenceOptimization<Float>(loss: PreferenceLoss(.dpo, beta: 0.1), sequenceLength: length)
                 try reference.withUnsafeBufferPointer { r in
-                    try report(context, "loss-dpo fwd+bwd L=\(length)", b, streams: 3) {
+                    try report(context, "loss-dpo fwd+bwd L=\(length)", b, streams: 3, transcendentals: 2) {
                         _ = try step.lossAndGradient(
                             chosenLogits: b.view(b.x, rows: 0..<half), chosenTargets: UnsafeBufferPointer(rebasing: y[0..<half]),
                             rejectedLogits: b.view(b.x, rows: half..<rows), rejectedTargets: UnsafeBufferPointer(rebasing: y[half...]),
@@ -96,36 +100,48 @@ private func lossCases(_ context: BenchContext, _ b: LossBenchBuffers) throws {
         if context.wants("loss-bce fwd+bwd mean") || context.wants("loss-bce-focal fwd+bwd gamma=2") {
             // Targets in {0, 1}: the second buffer thresholded (the KD cases above are done with it).
             for i in 0..<(rows * classes) { b.second[i] = b.second[i] > 0 ? 1 : 0 }
-            try report(context, "loss-bce fwd+bwd mean", b, streams: 3, baseline: { plainBinaryCrossEntropy(b) }) {
+            try report(context, "loss-bce fwd+bwd mean", b, streams: 3, transcendentals: 2, baseline: { plainBinaryCrossEntropy(b) }) {
                 _ = try SigmoidBinaryCrossEntropy<Float>().lossAndGradient(logits: x, targets: second, gradient: inPlace)
             }
-            try report(context, "loss-bce-focal fwd+bwd gamma=2", b, streams: 3) {
+            try report(context, "loss-bce-focal fwd+bwd gamma=2", b, streams: 3, transcendentals: 2) {
                 _ = try SigmoidBinaryCrossEntropy<Float>(focalGamma: 2, focalAlpha: 0.25).lossAndGradient(logits: x, targets: second, gradient: inPlace)
             }
         }
-        try report(context, "loss-ldr-kl fwd+bwd lambda=0.5", b, streams: 2) {
+        try report(context, "loss-ldr-kl fwd+bwd lambda=0.5", b, streams: 2, transcendentals: 1) {
             _ = try LabelDistributionallyRobustLoss<Float>(lambda: 0.5, margin: 0.1).lossAndGradient(logits: x, targets: y, gradient: inPlace)
+        }
+        // The temperatures move towards their fixed point from run to run; the work does not change.
+        var temperatures = [Float](repeating: 0.5, count: rows)
+        try temperatures.withUnsafeMutableBufferPointer { lambdas in
+            try report(context, "loss-aldr-kl fwd+bwd alpha=2", b, streams: 2, transcendentals: 2) {
+                _ = try LabelDistributionallyRobustLoss<Float>(lambda: 0.5, margin: 0.1)
+                    .adaptiveLossAndGradient(logits: x, targets: y, gradient: inPlace, instanceTemperatures: lambdas, alpha: 2)
+            }
         }
         // Not in place: the Z-loss gradient scales as 1/std of its input, so repeated in-place runs
         // would drift to overflow.
-        try report(context, "loss-z fwd+bwd", b, streams: 2) {
+        try report(context, "loss-z fwd+bwd", b, streams: 2, transcendentals: 0) {
             _ = try SphericalZLoss<Float>(a: 1, b: 2).lossAndGradient(logits: x, targets: y, gradient: g)
         }
     }
 }
 
-/// Times `body`, and the scalar baseline when given, and reports the row.
-private func report(_ context: BenchContext, _ name: String, _ b: LossBenchBuffers, streams: Int,
+/// Times `body`, and the scalar baseline when given, and reports the row against
+/// max(bytes ÷ copy bandwidth, transcendentals ÷ exp rate).
+private func report(_ context: BenchContext, _ name: String, _ b: LossBenchBuffers, streams: Int, transcendentals: Int,
                     baseline: (() -> Void)? = nil, _ body: () throws -> Void) throws {
     guard context.wants(name) else { return }
     let seconds = try context.median(warmUp: 2, body)
     let plain = baseline.map { run in context.median(runs: context.quick ? 1 : 3, warmUp: 0, run) }
-    let bytes = Double(streams * b.rows * b.classes * MemoryLayout<Float>.stride)
-    let gbs = bytes / seconds * 1e-9
+    let elements = Double(b.rows * b.classes)
+    let bytes = Double(streams) * elements * Double(MemoryLayout<Float>.stride)
+    let memory = bytes / (context.limits.copyAllThreads * 1e9)
+    let exps = Double(transcendentals) * elements / (context.limits.expGelemsPerSecond * 1e9)
     context.report(BenchRow(
-        name: name, shape: "\(b.rows)x\(b.classes)", medianMs: seconds * 1e3, achieved: gbs, unit: "GB/s",
-        rooflineRatio: gbs / context.limits.copyAllThreads, baselineSpeedup: plain.map { $0 / seconds },
-        note: "\(streams) NxC streams; limit: stream copy \(Table.fmt(context.limits.copyAllThreads, 1)) GB/s"))
+        name: name, shape: "\(b.rows)x\(b.classes)", medianMs: seconds * 1e3, achieved: bytes / seconds * 1e-9, unit: "GB/s",
+        rooflineRatio: max(memory, exps) / seconds, baselineSpeedup: plain.map { $0 / seconds },
+        note: String(format: "%d NxC streams, %d exp/elem; limit %@: bytes %.1f ms, exp %.1f ms", streams, transcendentals,
+                     memory >= exps ? "bytes" : "exp", memory * 1e3, exps * 1e3)))
 }
 
 // Plain, obviously-correct scalar baselines (one thread, libm), gradient into a row buffer.

@@ -42,6 +42,14 @@ struct DeterminismTests {
             try SigmoidBinaryCrossEntropy<Float>(focalGamma: 2).lossAndGradient(logits: x, targets: MatrixView(unchecked: t.baseAddress, rows: t.rows, columns: t.columns, rowStride: t.rowStride), gradient: g)
         }
         try check("ldr") { x, _, y, g in try LabelDistributionallyRobustLoss<Float>(lambda: 0.5, margin: 0.2).lossAndGradient(logits: x, targets: y, gradient: g) }
+        try check("aldr") { x, _, y, g in
+            var lambdas = [Float](repeating: 0.8, count: Self.rows)
+            let value = try lambdas.withUnsafeMutableBufferPointer {
+                try LabelDistributionallyRobustLoss<Float>(lambda: 1, margin: 0.2).adaptiveLossAndGradient(
+                    logits: x, targets: y, gradient: g, instanceTemperatures: $0, alpha: 2)
+            }
+            return value + lambdas.reduce(0, +)
+        }
         try check("z") { x, _, y, g in try SphericalZLoss<Float>(a: 1, b: 1).lossAndGradient(logits: x, targets: y, gradient: g) }
         try check("sequence") { x, _, y, g in
             let op = SequenceLogProbabilities<Float>(sequenceLength: 8)

@@ -26,7 +26,7 @@ enum PreferenceReference {
         case .dpo: return negLogSigmoid(beta * margin)
         case .ipo: return pow(margin - 1 / (2 * beta), 2)
         case .simpo(let gamma): return negLogSigmoid(beta * pw / nw - beta * pl / nl - gamma)
-        case .rpo(let eta): return negLogSigmoid(beta * margin) - eta * pw
+        case .rpo(let eta): return negLogSigmoid(beta * margin) - eta * beta * pw  // SFT term weighted by η·β
         }
     }
 }

@@ -1,12 +1,19 @@
-import CBLASShim
+// Unaligned vector loads and stores on row pointers, with partial forms for row tails, and
+// cache prefetch hints.
 
-// Unaligned vector loads and stores on row pointers, with partial forms for row tails.
+import CBLASShim
 
 extension UnsafePointer where Pointee: FulcrumFloat {
     /// The vector of `Pointee.vectorWidth` elements starting at `self[j]` (any alignment).
     @inlinable @inline(__always)
     public func loadVector(at j: Int) -> Pointee.Vector {
         UnsafeRawPointer(self + j).loadUnaligned(as: Pointee.Vector.self)
+    }
+
+    /// Hints that `self[j]` will be read soon (a cache prefetch; never faults, any `j` is allowed).
+    @inlinable @inline(__always)
+    public func prefetch(at j: Int) {
+        fulcrum_prefetch_read(UnsafeRawPointer(bitPattern: Int(bitPattern: self) &+ j &* MemoryLayout<Pointee>.stride))
     }
 
     /// The `count ≤ vectorWidth` elements from `self[j]`, the other lanes set to `padding`.
@@ -17,12 +24,6 @@ extension UnsafePointer where Pointee: FulcrumFloat {
         for lane in 0..<count { v[lane] = self[j + lane] }
         return v
     }
-
-    /// Hints the CPU to start loading the cache line holding `self[j]`; no effect on results.
-    @inlinable @inline(__always)
-    public func prefetch(at j: Int) {
-        fulcrum_prefetch(self + j)
-    }
 }
 
 extension UnsafeMutablePointer where Pointee: FulcrumFloat {
@@ -30,6 +31,13 @@ extension UnsafeMutablePointer where Pointee: FulcrumFloat {
     @inlinable @inline(__always)
     public func storeVector(_ v: Pointee.Vector, at j: Int) {
         UnsafeMutableRawPointer(self + j).storeBytes(of: v, as: Pointee.Vector.self)
+    }
+
+    /// Hints that `self[j]` will be written soon (a cache prefetch for ownership; never faults,
+    /// any `j` is allowed).
+    @inlinable @inline(__always)
+    public func prefetchForWriting(at j: Int) {
+        fulcrum_prefetch_write(UnsafeRawPointer(bitPattern: Int(bitPattern: self) &+ j &* MemoryLayout<Pointee>.stride))
     }
 
     /// Stores the first `count ≤ vectorWidth` lanes of `v` at `self[j ..< j + count]`.

@@ -15,11 +15,12 @@ import FulcrumKernels
 /// Object Detection" (torchvision's `sigmoid_focal_loss`, with `focalAlpha` its α; nil is its
 /// α = −1), the base of the multi-label losses. `.mean` divides by N·C, as PyTorch does.
 ///
-/// **Accuracy.** softplus(±x) = max(±x, 0) + log1p(e^{−|x|}) with a corrected log1p, and σ(x),
-/// 1 − σ(x) from e^{−|x|} without cancellation: small losses keep their relative accuracy and
-/// large |x| never overflows. Row sums are accumulated per 512-element chunk in Double.
+/// **Accuracy.** softplus(±x) = max(±x, 0) + log1p(e^{−|x|}), σ(x) and 1 − σ(x) from e^{−|x|}
+/// without cancellation (`FulcrumFloat.logisticParts`): small losses keep their relative accuracy
+/// and large |x| never overflows. Row sums are accumulated per 512-element chunk in Double.
 /// **Non-finite** logits or targets throw `nonFiniteValue` naming the first one. **Cost:** one
-/// exp and one log per element (two more with γ > 0); O(N·C). **Determinism:** fixed row blocks
+/// exponential and one division per element, no logarithm; the focal factor adds a few products
+/// for whole γ ∈ 1 … 4 and one more logarithm, exponential and division otherwise; O(N·C). **Determinism:** fixed row blocks
 /// combined in order, bitwise identical for any `Threads.count`.
 ///
 /// ```swift
@@ -96,7 +97,7 @@ public struct SigmoidBinaryCrossEntropy<T: FulcrumFloat>: Sendable {
                 let plan = SigmoidPlan<T>(columns: columns, positiveWeights: pw, classWeights: cw, gamma: focalGamma,
                                           alpha: focalAlpha, gradientScale: T(Double(gradientScale) * scale),
                                           writesGradient: gradient != nil)
-                return blockSums(rows: rows, classes: columns, as: T.self) { range, _ in
+                return blockSums(rows: rows, classes: columns) { range in
                     var total = LossSums()
                     for n in range {
                         guard let s = sigmoidBinaryCrossEntropyRow(logits: logits.row(n), targets: targets.row(n),

@@ -10,23 +10,29 @@ struct SigmoidPlan<T: FulcrumFloat> {
     var classWeights: UnsafePointer<T>?
     /// γ > 0 for the focal factor, 0 for none.
     var gamma: T
+    /// γ when it is a whole number in 1 ... 4 (the factor is then a product, not exp(γ·log)).
+    var wholeGamma: Int?
     /// α ∈ [0, 1] for the focal α_t, nil for none.
     var alpha: T?
     /// Upstream gradient × the reduction's 1/count.
     var gradientScale: T
     var writesGradient: Bool
-}
 
-/// log1p(e) for e ∈ [0, 1] per lane, given 1/u for u = 1 + e: log(u) − ((u − 1) − e)/u, which
-/// restores the low bits of e that 1 + e rounds away (relative accuracy for tiny e).
-@inline(__always)
-func vectorLog1p<T: FulcrumFloat>(_: T.Type, _ e: T.Vector, inverse: T.Vector) -> T.Vector {
-    let u = e + 1
-    return T.log(u) - ((u - 1) - e) * inverse
+    init(columns: Int, positiveWeights: UnsafePointer<T>?, classWeights: UnsafePointer<T>?, gamma: T, alpha: T?,
+         gradientScale: T, writesGradient: Bool) {
+        self.columns = columns
+        self.positiveWeights = positiveWeights
+        self.classWeights = classWeights
+        self.gamma = gamma
+        self.wholeGamma = (1...4).first { T($0) == gamma }
+        self.alpha = alpha
+        self.gradientScale = gradientScale
+        self.writesGradient = writesGradient
+    }
 }
 
 /// The row's loss sum (Double), and its gradient written when the plan asks; returns nil when a
-/// logit or target is not finite (nothing written).
+/// logit or target is not finite (the gradient row is then written with non-finite values).
 @inline(__always)
 func sigmoidBinaryCrossEntropyRow<T: FulcrumFloat>(
     logits: UnsafePointer<T>, targets: UnsafePointer<T>, gradient: UnsafeMutablePointer<T>?, plan: SigmoidPlan<T>
@@ -36,14 +42,11 @@ func sigmoidBinaryCrossEntropyRow<T: FulcrumFloat>(
     var probe = T.Vector()
     let total = chunkedSum(T.self, from: 0, to: plan.columns) { j, count in
         let x = logits.loadVector(at: j, count: count), y = targets.loadVector(at: j, count: count)
-        probe += (x - x) + (y - y)
-        let magnitude = T.select(where: x, isLessThan: zero, -x, else: x)
-        let e = T.exp(-magnitude)
-        let inverse = one / (one + e)
-        let l = vectorLog1p(T.self, e, inverse: inverse)
-        let (large, small) = (inverse, e * inverse)
-        let p = T.select(where: x, isLessThan: zero, small, else: large)  // σ(x)
-        let pc = T.select(where: x, isLessThan: zero, large, else: small)  // 1 − σ(x), accurate
+        probe = T.multiplyAdd(x + y, zero, probe)  // 0 unless a value is ±∞ or NaN
+        let (e, r, l) = T.logisticParts(x)
+        let er = e * r
+        let p = T.select(where: x, isLessThan: zero, er, else: r)  // σ(x)
+        let pc = T.select(where: x, isLessThan: zero, r, else: er)  // 1 − σ(x), accurate
         let softplusX = T.maximum(x, zero) + l, softplusMinusX = T.maximum(-x, zero) + l
         var positive = y
         if let w = plan.positiveWeights { positive *= w.loadVector(at: j, count: count) }
@@ -52,9 +55,17 @@ func sigmoidBinaryCrossEntropyRow<T: FulcrumFloat>(
         var slope = notY * p - positive * pc
         if plan.gamma > 0 {
             let q = p * notY + y * pc  // 1 − p_t
-            let power = T.exp(gamma * T.log(q))  // q^γ (0 at q = 0)
-            let ratio = T.select(where: zero, isLessThan: q, power / q, else: zero)
-            slope = power * slope + gamma * ratio * (notY - y) * p * pc * loss
+            // q^γ and γ·q^{γ−1}.
+            let power: T.Vector, derivative: T.Vector
+            if let n = plan.wholeGamma {
+                var lower = one  // q^{n−1}
+                for _ in 1..<n { lower *= q }
+                (power, derivative) = (lower * q, lower * gamma)
+            } else {
+                power = T.exp(gamma * T.log(q))  // 0 at q = 0
+                derivative = T.select(where: zero, isLessThan: q, gamma * power / q, else: zero)
+            }
+            slope = power * slope + derivative * (notY - y) * p * pc * loss
             loss = power * loss
         }
         if let alpha = plan.alpha {
@@ -71,5 +82,5 @@ func sigmoidBinaryCrossEntropyRow<T: FulcrumFloat>(
         if plan.writesGradient, let gradient { gradient.storeVector(slope * scale, at: j, count: count) }
         return count == T.vectorWidth ? loss : T.keepingLanes(below: count, of: loss, fill: 0)
     }
-    return probe.sum().isFinite ? total : nil
+    return probe.sum() == 0 ? total : nil
 }

@@ -46,7 +46,7 @@ public struct SmoothAdversarialCompSumLoss<T: FulcrumFloat>: Sendable {
         var result = try compSum.lossAndGradient(logits: logits, targets: targets, gradient: gradient)
         let scale = compSum.reduction == .mean ? 1 / Double(result.weightSum) : 1
         let ignore = compSum.ignoreIndex, nu = Double(self.nu)
-        let penalty = blockSums(rows: rows, classes: classes, as: T.self) { range, _ in
+        let penalty = blockSums(rows: rows, classes: classes) { range in
             var total = 0.0
             for n in range {
                 let out = adversarialGradient.row(n)

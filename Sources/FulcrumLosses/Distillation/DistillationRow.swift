@@ -1,111 +1,155 @@
 import FulcrumKernels
 
 // One row of the fused distillation kernel: teacher scores a = t/T_t and student scores b = s/T_s
-// read together, three passes over two rows that stay in cache:
+// read together. The row is walked in chunks (`RowChunks`), so that it is read from memory once
+// whatever its length:
 //
-//   A  the two maxima (and the finiteness probe);
-//   B  e^{a−m_a} and e^{b−m_b} (kept in a scratch row and the gradient row) and six sums, per
-//      512-element chunk in T, combined in Double: Σe^a, Σe^b, Σe^a·d, Σe^b·d, Σe^a·(a−m_a),
-//      Σe^b·(b−m_b) with d = (a − m_a) − (b − m_b) — both KLs and both entropies follow without a
-//      log per element, and identical rows give d = 0 exactly;
-//   C  the gradient, written once, from the stored exponentials (no exp in this pass).
+//   per chunk  A  the chunk's two maxima (and the finiteness probe);
+//              B  e^{a−m_a}, e^{b−m_b} against the chunk's maxima (kept in the scratch row and
+//                 the gradient row) and the chunk's sums Σe^a, Σe^b, Σe^a·d, Σe^b·d (and, for the
+//                 BD-KD balance, Σe^a·(a−m_a), Σe^b·(b−m_b)), d = (a − m_a) − (b − m_b), in T
+//                 vectors, recorded in Double;
+//   row        the chunk records rescaled to the row's maxima and added in Double: both KLs and
+//              both entropies follow without a log per element, and identical rows give d = 0
+//              and identical sums, so exactly zero divergences;
+//   C          the gradient, written once from the stored exponentials and each chunk's scale
+//              (no exponential in this pass).
+//
+// Pass B prefetches the next chunk of both rows (the next row's first chunk after the last one),
+// so that the memory reads of the next pass A overlap this chunk's exponentials.
 
 /// What one row produced (Double).
 struct DistillationRowOutcome {
     var forward = 0.0, reverse = 0.0
-    var teacherEntropy = 0.0, studentEntropy = 0.0
     /// The row's loss after the balance weights and the T² factor.
     var loss = 0.0
     var isFinite = true
 }
 
 /// Forward and reverse KL of one row and, when `gradient` is non-nil, d(loss)/d(student logits)
-/// times `gradientScale`. `scratch` holds `classes` elements.
+/// times `gradientScale`. A row with a non-finite logit returns `isFinite == false` with its
+/// gradient row partly written.
 @inline(__always)
 func distillationRow<T: FulcrumFloat>(
     student: UnsafePointer<T>, teacher: UnsafePointer<T>, classes: Int,
     teacherInverseTemperature: T, studentInverseTemperature: T, lossScale: Double,
     balance: DivergenceBalance, gradientScale: Double,
-    gradient: UnsafeMutablePointer<T>?, scratch: UnsafeMutablePointer<T>
+    gradient: UnsafeMutablePointer<T>?, scratch: RowScratch<T>
 ) -> DistillationRowOutcome {
-    let width = T.vectorWidth
+    let width = T.vectorWidth, zero = T.Vector()
     let (ia, ib) = (T.Vector(repeating: teacherInverseTemperature), T.Vector(repeating: studentInverseTemperature))
+    let needsEntropies = balance.needsEntropies
+    let records = scratch.chunkRecords, stored = scratch.values
     var outcome = DistillationRowOutcome()
 
-    // Pass A.
-    var maxA = T.Vector(repeating: -.infinity), maxB = maxA, probe = T.Vector()
-    forEachVector(T.self, from: 0, to: classes) { j, count in
-        let t = teacher.loadVector(at: j, count: count), s = student.loadVector(at: j, count: count)
-        probe += (t - t) + (s - s)
-        var a = t * ia, b = s * ib
-        if count < width {
-            a = T.keepingLanes(below: count, of: a, fill: -.infinity)
-            b = T.keepingLanes(below: count, of: b, fill: -.infinity)
-        }
-        maxA = T.maximum(a, maxA)
-        maxB = T.maximum(b, maxB)
-    }
-    guard probe.sum().isFinite else {
-        outcome.isFinite = false
-        return outcome
-    }
-    let (ma, mb) = (maxA.max(), maxB.max())
-    let (mav, mbv) = (T.Vector(repeating: ma), T.Vector(repeating: mb))
-
-    // Pass B.
-    var sa = 0.0, sb = 0.0, xa = 0.0, xb = 0.0, ea = 0.0, eb = 0.0
-    var start = 0
+    // Per chunk: passes A and B.
+    var probe = zero
+    var (ma, mb) = (-T.infinity, -T.infinity)
+    var start = 0, chunk = 0
     while start < classes {
-        let end = min(classes, start + 512)
-        var vsa = T.Vector(), vsb = vsa, vxa = vsa, vxb = vsa, vea = vsa, veb = vsa
+        let end = min(classes, start + RowChunks.length)
+        var maxA = T.Vector(repeating: -.infinity), maxB = maxA
         forEachVector(T.self, from: start, to: end) { j, count in
-            let a = teacher.loadVector(at: j, count: count) * ia, b = student.loadVector(at: j, count: count) * ib
-            var pa = T.exp(a - mav), pb = T.exp(b - mbv)
+            let t = teacher.loadVector(at: j, count: count), s = student.loadVector(at: j, count: count)
+            probe = T.multiplyAdd(t + s, zero, probe)  // 0 unless a value is ±∞ or NaN
+            var a = t * ia, b = s * ib
+            if count < width {
+                a = T.keepingLanes(below: count, of: a, fill: -.infinity)
+                b = T.keepingLanes(below: count, of: b, fill: -.infinity)
+            }
+            maxA = T.maximum(a, maxA)
+            maxB = T.maximum(b, maxB)
+        }
+        let (ca, cb) = (maxA.max(), maxB.max())
+        let (cav, cbv) = (T.Vector(repeating: ca), T.Vector(repeating: cb))
+        var sa = zero, sb = zero, xa = zero, xb = zero, ea = zero, eb = zero
+        forEachVector(T.self, from: start, to: end) { j, count in
+            // Have the memory system bring in the next chunk (or the next row) while this one computes.
+            teacher.prefetch(at: j + RowChunks.length)
+            student.prefetch(at: j + RowChunks.length)
+            gradient?.prefetchForWriting(at: j + RowChunks.length)
+            let a = teacher.loadVector(at: j, count: count) * ia - cav, b = student.loadVector(at: j, count: count) * ib - cbv
+            var pa = T.exponentialOfShift(a), pb = T.exponentialOfShift(b)
             if count < width {
                 pa = T.keepingLanes(below: count, of: pa, fill: 0)
                 pb = T.keepingLanes(below: count, of: pb, fill: 0)
             }
             if let gradient {
-                scratch.storeVector(pa, at: j, count: count)
+                stored.storeVector(pa, at: j, count: count)
                 gradient.storeVector(pb, at: j, count: count)
             }
-            let d = (a - mav) - (b - mbv)
-            vsa += pa
-            vsb += pb
-            vxa += pa * d
-            vxb += pb * d
-            vea += pa * (a - mav)
-            veb += pb * (b - mbv)
+            let d = a - b
+            sa += pa
+            sb += pb
+            xa = T.multiplyAdd(pa, d, xa)
+            xb = T.multiplyAdd(pb, d, xb)
+            if needsEntropies {
+                ea = T.multiplyAdd(pa, a, ea)
+                eb = T.multiplyAdd(pb, b, eb)
+            }
         }
-        sa += Double(vsa.sum()); sb += Double(vsb.sum())
-        xa += Double(vxa.sum()); xb += Double(vxb.sum())
-        ea += Double(vea.sum()); eb += Double(veb.sum())
+        let record = records + RowChunks.recordLength * chunk
+        (record[0], record[1]) = (Double(ca), Double(cb))
+        (record[2], record[3], record[4]) = (Double(sa.sum()), Double(xa.sum()), Double(ea.sum()))
+        (record[5], record[6], record[7]) = (Double(sb.sum()), Double(xb.sum()), Double(eb.sum()))
+        ma = max(ma, ca)
+        mb = max(mb, cb)
         start = end
+        chunk += 1
+    }
+    guard probe.sum() == 0 else {
+        outcome.isFinite = false
+        return outcome
+    }
+
+    // The row: chunk sums at the row's maxima; each record's first two slots become its scales.
+    var sa = 0.0, sb = 0.0, xa = 0.0, xb = 0.0, ea = 0.0, eb = 0.0
+    for c in 0..<chunk {
+        let record = records + RowChunks.recordLength * c
+        let (ua, ub) = (record[0] - Double(ma), record[1] - Double(mb))  // ≤ 0
+        let (fa, fb) = (Double.exp(ua), Double.exp(ub))
+        sa += fa * record[2]
+        sb += fb * record[5]
+        xa += fa * (record[3] + (ua - ub) * record[2])  // d at the row's maxima = d_c + u_a − u_b
+        xb += fb * (record[6] + (ua - ub) * record[5])
+        ea += fa * (record[4] + ua * record[2])
+        eb += fb * (record[7] + ub * record[5])
+        (record[0], record[1]) = (fa, fb)
     }
     let (logSa, logSb) = (Double.log(sa), Double.log(sb))
     let c = logSa - logSb  // log p_s − log p_t = c − d
     outcome.forward = xa / sa - c
     outcome.reverse = c - xb / sb
-    outcome.teacherEntropy = logSa - ea / sa
-    outcome.studentEntropy = logSb - eb / sb
-    let (wf, wr) = balance.weights(teacherEntropy: outcome.teacherEntropy, studentEntropy: outcome.studentEntropy)
+    let (wf, wr) = balance.weights(teacherEntropy: logSa - ea / sa, studentEntropy: logSb - eb / sb)
     outcome.loss = lossScale * (wf * outcome.forward + wr * outcome.reverse)
 
-    // Pass C: g = k·[w_f·(p_s − p_t) + w_r·p_s·(log p_s − log p_t − KL_r)], log p_s − log p_t = c − d.
+    // Pass C: g = k·[w_f·(p_s − p_t) + w_r·p_s·(log p_s − log p_t − KL_r)], p = e·(chunk scale)/S.
     guard let gradient else { return outcome }
     let k = gradientScale * lossScale * Double(studentInverseTemperature)
-    let (forwardFactor, reverseFactor) = (T.Vector(repeating: T(k * wf)), T.Vector(repeating: T(k * wr)))
-    let (invSa, invSb) = (T.Vector(repeating: T(1 / sa)), T.Vector(repeating: T(1 / sb)))
-    let shift = T.Vector(repeating: T(c - outcome.reverse))
-    let reader = UnsafePointer(gradient), stored = UnsafePointer(scratch)
-    forEachVector(T.self, from: 0, to: classes) { j, count in
-        let ps = reader.loadVector(at: j, count: count) * invSb, pt = stored.loadVector(at: j, count: count) * invSa
-        var g = (ps - pt) * forwardFactor
-        if wr != 0 {
-            let d = (teacher.loadVector(at: j, count: count) * ia - mav) - (student.loadVector(at: j, count: count) * ib - mbv)
-            g += ps * (shift - d) * reverseFactor
+    let reader = UnsafePointer(gradient), teacherExponentials = UnsafePointer(stored)
+    if wr == 0 {
+        for c in 0..<chunk {
+            let record = records + RowChunks.recordLength * c
+            let (at, bs) = (T.Vector(repeating: T(k * wf * record[0] / sa)), T.Vector(repeating: T(k * wf * record[1] / sb)))
+            forEachVector(T.self, from: c * RowChunks.length, to: min(classes, (c + 1) * RowChunks.length)) { j, count in
+                let g = reader.loadVector(at: j, count: count) * bs - teacherExponentials.loadVector(at: j, count: count) * at
+                gradient.storeVector(g, at: j, count: count)
+            }
         }
-        gradient.storeVector(g, at: j, count: count)
+        return outcome
+    }
+    let (mav, mbv) = (T.Vector(repeating: ma), T.Vector(repeating: mb))
+    let (forwardFactor, reverseFactor) = (T.Vector(repeating: T(k * wf)), T.Vector(repeating: T(k * wr)))
+    let shift = T.Vector(repeating: T(c - outcome.reverse))
+    for c in 0..<chunk {
+        let record = records + RowChunks.recordLength * c
+        let (at, bs) = (T.Vector(repeating: T(record[0] / sa)), T.Vector(repeating: T(record[1] / sb)))
+        forEachVector(T.self, from: c * RowChunks.length, to: min(classes, (c + 1) * RowChunks.length)) { j, count in
+            let ps = reader.loadVector(at: j, count: count) * bs, pt = teacherExponentials.loadVector(at: j, count: count) * at
+            let d = (teacher.loadVector(at: j, count: count) * ia - mav) - (student.loadVector(at: j, count: count) * ib - mbv)
+            let g = (ps - pt) * forwardFactor + ps * (shift - d) * reverseFactor
+            gradient.storeVector(g, at: j, count: count)
+        }
     }
     return outcome
 }

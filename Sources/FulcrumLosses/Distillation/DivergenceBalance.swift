@@ -28,6 +28,12 @@ public enum DivergenceBalance: Sendable, Equatable {
         }
     }
 
+    /// Whether `weights` looks at the entropies.
+    var needsEntropies: Bool {
+        if case .entropyGap = self { return true }
+        return false
+    }
+
     /// Throws unless every weight is finite and ≥ 0 (and δ ≥ 1).
     func validate() throws {
         let ok: Bool

@@ -10,13 +10,18 @@ import FulcrumKernels
 /// | `.dpo` | −log σ(β·[(π_w − r_w) − (π_l − r_l)]) | "Direct Preference Optimization: Your Language Model is Secretly a Reward Model", eq. 7 |
 /// | `.ipo` | ([(π_w − r_w) − (π_l − r_l)] − 1/(2β))² | "A General Theoretical Paradigm to Understand Learning from Human Preferences", eq. 17 (τ = β) |
 /// | `.simpo(gamma:)` | −log σ(β·π_w/|y_w| − β·π_l/|y_l| − γ) | "SimPO: Simple Preference Optimization with a Reference-Free Reward", eq. 6 |
-/// | `.rpo(eta:)` | DPO + η·(−π_w) | "Provably Mitigating Overoptimization in RLHF: Your SFT Loss is Implicitly an Adversarial Regularizer" (DPO plus the SFT negative log-likelihood of the chosen response) |
+/// | `.rpo(eta:)` | DPO + η·β·(−π_w) | "Provably Mitigating Overoptimization in RLHF: Your SFT Loss is Implicitly an Adversarial Regularizer", Algorithm 2 (RPO): DPO plus the SFT negative log-likelihood of the chosen response weighted by η·β |
 ///
 /// The batch loss is the mean over pairs. −log σ(h) is computed as softplus(−h) =
 /// max(−h, 0) + log1p(e^{−|h|}) (exact for large |h|); at h = 0 it is log 2. The gradients:
 /// DPO ∂ℓ/∂π_w = −β·σ(−h) = −∂ℓ/∂π_l; IPO ∂ℓ/∂π_w = 2·(h − 1/(2β)) = −∂ℓ/∂π_l; SimPO
-/// ∂ℓ/∂π_w = −β·σ(−h)/|y_w|, ∂ℓ/∂π_l = β·σ(−h)/|y_l|; RPO adds −η to ∂ℓ/∂π_w (all divided by
-/// the pair count). O(pairs).
+/// ∂ℓ/∂π_w = −β·σ(−h)/|y_w|, ∂ℓ/∂π_l = β·σ(−h)/|y_l|; RPO adds −η·β to ∂ℓ/∂π_w (all divided
+/// by the pair count). O(pairs).
+///
+/// RPO's weight η·β is the paper's: its adversarial reward penalty η·r(x, y_w) becomes an SFT
+/// term through DPO's reward r = β·log(π/π_ref) + β·log Z(x), so the negative log-likelihood is
+/// weighted by η times the DPO β (the authors' implementation subtracts η·β·π_w from the DPO
+/// loss); the NLL is the summed, not length-averaged, log-probability.
 public struct PreferenceLoss: Sendable, Equatable {
     /// The loss family.
     public enum Kind: Sendable, Equatable {
@@ -26,7 +31,7 @@ public struct PreferenceLoss: Sendable, Equatable {
         case ipo
         /// γ ≥ 0: the target reward margin.
         case simpo(gamma: Double)
-        /// η ≥ 0: the weight of the chosen responses' negative log-likelihood.
+        /// η ≥ 0: the chosen responses' negative log-likelihood is weighted by η·β.
         case rpo(eta: Double)
     }
 
@@ -122,7 +127,7 @@ public struct PreferenceLoss: Sendable, Equatable {
             let h = beta * margin
             let (loss, weight) = (softplus(-h), logistic(-h))
             if case .rpo(let eta) = kind {
-                return (loss - eta * pw, -beta * weight - eta, beta * weight)
+                return (loss - eta * beta * pw, -beta * (weight + eta), beta * weight)
             }
             return (loss, -beta * weight, beta * weight)
         case .ipo:

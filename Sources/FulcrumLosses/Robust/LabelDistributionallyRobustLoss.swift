@@ -10,13 +10,14 @@ import FulcrumKernels
 ///     ∂ℓ/∂λ  = H(q) − log K = −KL(q ‖ 1/K) ≤ 0
 ///
 /// with margin c ≥ 0 and temperature λ > 0. λ = 1, c = 0 is cross-entropy minus log K; λ → 0 is
-/// the top-1 hinge (Crammer–Singer) loss max_k (s_k + c·[k ≠ y]) − s_y. The adaptive variant
-/// (ALDR-KL) gives every instance its own λ_i: pass them as `instanceTemperatures`, and
-/// `temperatureGradients` receives ∂ℓ_i/∂λ_i for the caller's per-instance update of λ_i (a
-/// projected gradient step on ℓ_i plus the paper's regulariser of λ_i).
+/// the top-1 hinge (Crammer–Singer) loss max_k (s_k + c·[k ≠ y]) − s_y. Every instance may have
+/// its own λ_i (`instanceTemperatures`), and `temperatureGradients` receives ∂ℓ_i/∂λ_i. The
+/// adaptive ALDR-KL loss, whose λ_i follow the paper's update rule, is
+/// `adaptiveLossAndGradient(logits:targets:gradient:instanceTemperatures:alpha:)`.
 ///
-/// **Cost.** One read of the scores, one write of the gradient, one exponential per element,
-/// O(N·C). Sums per 512-element chunk in Double. **Non-finite** scores throw `nonFiniteValue`.
+/// **Cost.** One read of the scores from memory (in 512-element chunks whose passes hit L1), one
+/// write of the gradient, one exponential per element, O(N·C). Sums per chunk, combined in
+/// Double. **Non-finite** scores throw `nonFiniteValue`.
 /// **Determinism:** bitwise identical for any `Threads.count`. `.mean` divides by the counted rows.
 public struct LabelDistributionallyRobustLoss<T: FulcrumFloat>: Sendable {
     /// λ > 0 (used for every row unless per-instance temperatures are given).
@@ -38,7 +39,7 @@ public struct LabelDistributionallyRobustLoss<T: FulcrumFloat>: Sendable {
 
     /// The loss and dL/dscores into `gradient` (N×C, may be the scores' memory).
     /// - Parameters:
-    ///   - instanceTemperatures: optional N values λ_i > 0 replacing `lambda` (ALDR-KL).
+    ///   - instanceTemperatures: optional N values λ_i > 0 replacing `lambda`.
     ///   - temperatureGradients: optional N outputs ∂L/∂λ_i (after the reduction; 0 for ignored rows).
     /// - Throws: `FulcrumError` naming `lambda`, `instanceTemperatures[i]` (finite, > 0),
     ///   `margin` (finite, ≥ 0), `targets`, `gradient`, `temperatureGradients`, or the first
@@ -63,7 +64,8 @@ public struct LabelDistributionallyRobustLoss<T: FulcrumFloat>: Sendable {
 
     func evaluate(
         _ logits: MatrixView<T>, _ targets: UnsafeBufferPointer<Int32>, _ gradient: MutableMatrixView<T>?,
-        _ temperatures: UnsafeBufferPointer<T>?, _ temperatureGradients: UnsafeMutableBufferPointer<T>?
+        _ temperatures: UnsafeBufferPointer<T>?, _ temperatureGradients: UnsafeMutableBufferPointer<T>?,
+        adaptation: TemperatureAdaptation<T>? = nil
     ) throws -> T {
         let (rows, classes) = (logits.rows, logits.columns)
         guard lambda.isFinite, lambda > 0 else {
@@ -93,7 +95,7 @@ public struct LabelDistributionallyRobustLoss<T: FulcrumFloat>: Sendable {
         }
         let scale = reduction == .mean ? 1 / Double(counted) : 1
         let (ignore, margin, lambda) = (ignoreIndex, self.margin, Double(self.lambda))
-        let sums = blockSums(rows: rows, classes: classes, as: T.self) { range, _ in
+        let sums = blockSums(rows: rows, classes: classes, scratchOf: T.self) { range, scratch in
             var total = LossSums()
             for n in range {
                 guard targets[n] != ignore else {
@@ -101,15 +103,29 @@ public struct LabelDistributionallyRobustLoss<T: FulcrumFloat>: Sendable {
                     temperatureGradients?[n] = 0
                     continue
                 }
+                var rowLambda = temperatures.map { Double($0[n]) } ?? lambda, penalty = 0.0
+                if let adaptation {
+                    // The current λ_i's distribution q_i gives KL(q_i ‖ 1/K) = −∂ℓ/∂λ.
+                    let current = labelDistributionallyRobustRow(
+                        scores: logits.row(n), target: Int(targets[n]), classes: classes, lambda: rowLambda, margin: margin,
+                        gradientScale: scale, gradient: nil, chunkRecords: scratch.chunkRecords)
+                    guard current.isFinite else {
+                        total.firstNonFinite = total.firstNonFinite ?? n
+                        continue
+                    }
+                    let updated = T(adaptation.temperature(divergence: -current.temperatureSlope))
+                    adaptation.temperatures[n] = updated
+                    rowLambda = Double(updated)
+                    penalty = adaptation.penalty(rowLambda)
+                }
                 let r = labelDistributionallyRobustRow(
-                    scores: logits.row(n), target: Int(targets[n]), classes: classes,
-                    lambda: temperatures.map { Double($0[n]) } ?? lambda, margin: margin,
-                    gradientScale: scale, gradient: gradient?.row(n))
+                    scores: logits.row(n), target: Int(targets[n]), classes: classes, lambda: rowLambda, margin: margin,
+                    gradientScale: scale, gradient: gradient?.row(n), chunkRecords: scratch.chunkRecords)
                 guard r.isFinite else {
                     total.firstNonFinite = total.firstNonFinite ?? n
                     continue
                 }
-                total.loss += r.loss
+                total.loss += r.loss - penalty
                 temperatureGradients?[n] = T(r.temperatureSlope * scale)
             }
             return total

@@ -1,8 +1,10 @@
 import FulcrumKernels
 
 // One row of the LDR-KL loss: a softmax over the margin-shifted, temperature-scaled scores
-// z_k = (s_k + c·[k ≠ y])/λ, three passes over a row that stays in cache (max; exponentials
-// stored in the gradient row with two Double-combined sums; the gradient written once).
+// z_k = (s_k + c·[k ≠ y])/λ, walked in chunks (`RowChunks`) so that the row is read from memory
+// once whatever its length: per chunk, its maximum, then its exponentials against that maximum
+// (stored in the gradient row) with two sums recorded in Double; the records rescaled to the
+// row's maximum; the gradient written once from the stored exponentials and each chunk's scale.
 
 /// What one LDR-KL row produced.
 struct RobustRowOutcome {
@@ -12,57 +14,80 @@ struct RobustRowOutcome {
     var isFinite = true
 }
 
+/// One row's loss, ∂ℓ/∂λ, and, when `gradient` is non-nil, ∂ℓ/∂s times `gradientScale`
+/// (`gradient` may be the scores' memory). `chunkRecords` holds `RowChunks.recordLength`
+/// Doubles per chunk. A row with a non-finite score returns `isFinite == false` with its
+/// gradient row partly written.
 @inline(__always)
 func labelDistributionallyRobustRow<T: FulcrumFloat>(
     scores: UnsafePointer<T>, target y: Int, classes: Int, lambda: Double, margin: T,
-    gradientScale: Double, gradient: UnsafeMutablePointer<T>?
+    gradientScale: Double, gradient: UnsafeMutablePointer<T>?, chunkRecords records: UnsafeMutablePointer<Double>
 ) -> RobustRowOutcome {
-    let width = T.vectorWidth
+    let width = T.vectorWidth, zero = T.Vector()
     let inverse = T(1 / lambda)
     let (iv, cv) = (T.Vector(repeating: inverse), T.Vector(repeating: margin))
     let zy = scores[y] * inverse
     var outcome = RobustRowOutcome()
-    /// z on lanes j ..< j + count, −∞ on padding lanes.
-    @inline(__always) func z(_ j: Int, _ count: Int) -> T.Vector {
-        var v = (scores.loadVector(at: j, count: count) + cv) * iv
-        if count < width { v = T.keepingLanes(below: count, of: v, fill: -.infinity) }
+    /// z on lanes j ..< j + count (padding lanes hold c/λ) for the scores x there.
+    @inline(__always) func z(_ x: T.Vector, _ j: Int, _ count: Int) -> T.Vector {
+        var v = (x + cv) * iv
         if j <= y && y < j + count { v[y - j] = zy }
         return v
     }
-    var high = T.Vector(repeating: -.infinity), probe = T.Vector()
-    forEachVector(T.self, from: 0, to: classes) { j, count in
-        let x = scores.loadVector(at: j, count: count)
-        probe += x - x
-        high = T.maximum(z(j, count), high)
+    var probe = zero
+    var m = -T.infinity
+    var start = 0, chunk = 0
+    while start < classes {
+        let end = min(classes, start + RowChunks.length)
+        var high = T.Vector(repeating: -.infinity)
+        forEachVector(T.self, from: start, to: end) { j, count in
+            let x = scores.loadVector(at: j, count: count)
+            probe = T.multiplyAdd(x, zero, probe)  // 0 unless a value is ±∞ or NaN
+            let v = z(x, j, count)
+            high = T.maximum(count < width ? T.keepingLanes(below: count, of: v, fill: -.infinity) : v, high)
+        }
+        let chunkMaximum = high.max(), mv = T.Vector(repeating: chunkMaximum)
+        var vs = zero, vw = zero
+        forEachVector(T.self, from: start, to: end) { j, count in
+            scores.prefetch(at: j + RowChunks.length)  // the next chunk's read overlaps this chunk's exponentials
+            gradient?.prefetchForWriting(at: j + RowChunks.length)
+            let d = z(scores.loadVector(at: j, count: count), j, count) - mv
+            var e = T.exponentialOfShift(d)
+            if count < width { e = T.keepingLanes(below: count, of: e, fill: 0) }
+            gradient?.storeVector(e, at: j, count: count)
+            vs += e
+            vw = T.multiplyAdd(e, d, vw)
+        }
+        let record = records + RowChunks.recordLength * chunk
+        (record[0], record[1], record[2]) = (Double(chunkMaximum), Double(vs.sum()), Double(vw.sum()))
+        m = max(m, chunkMaximum)
+        start = end
+        chunk += 1
     }
-    guard probe.sum().isFinite else {
+    guard probe.sum() == 0 else {
         outcome.isFinite = false
         return outcome
     }
-    let m = high.max(), mv = T.Vector(repeating: m)
-    var s = 0.0, weighted = 0.0, start = 0
-    while start < classes {
-        let end = min(classes, start + 512)
-        var vs = T.Vector(), vw = T.Vector()
-        forEachVector(T.self, from: start, to: end) { j, count in
-            let d = z(j, count) - mv
-            let e = T.exp(d)
-            gradient?.storeVector(e, at: j, count: count)
-            vs += e
-            vw += e * T.select(where: d, isLessThan: T.Vector(repeating: -.greatestFiniteMagnitude), T.Vector(), else: d)
-        }
-        s += Double(vs.sum())
-        weighted += Double(vw.sum())
-        start = end
+    // S = Σ_c f_c·S_c and Σ e·(z − m) = Σ_c f_c·(W_c + u_c·S_c), f_c = e^{u_c}, u_c = m_c − m.
+    var s = 0.0, weighted = 0.0
+    for c in 0..<chunk {
+        let record = records + RowChunks.recordLength * c
+        let u = record[0] - Double(m)
+        let f = Double.exp(u)
+        s += f * record[1]
+        weighted += f * (record[2] + u * record[1])
+        record[0] = f
     }
     let logS = Double.log(s), logK = Double.log(Double(classes))
     outcome.loss = lambda * (Double(m - zy) + logS - logK)
     outcome.temperatureSlope = (logS - weighted / s) - logK
     guard let gradient else { return outcome }
-    let a = T.Vector(repeating: T(gradientScale / s))
     let stored = UnsafePointer(gradient)
-    forEachVector(T.self, from: 0, to: classes) { j, count in
-        gradient.storeVector(stored.loadVector(at: j, count: count) * a, at: j, count: count)
+    for c in 0..<chunk {
+        let a = T.Vector(repeating: T(gradientScale * records[RowChunks.recordLength * c] / s))
+        forEachVector(T.self, from: c * RowChunks.length, to: min(classes, (c + 1) * RowChunks.length)) { j, count in
+            gradient.storeVector(stored.loadVector(at: j, count: count) * a, at: j, count: count)
+        }
     }
     gradient[y] = T(Double(gradient[y]) - gradientScale)
     return outcome

@@ -68,7 +68,7 @@ public struct SphericalZLoss<T: FulcrumFloat>: Sendable {
         }
         let scale = reduction == .mean ? 1 / Double(counted) : 1
         let (ignore, a, b) = (ignoreIndex, Double(self.a), Double(self.b))
-        let sums = blockSums(rows: rows, classes: classes, as: T.self) { range, _ in
+        let sums = blockSums(rows: rows, classes: classes) { range in
             var total = LossSums()
             for n in range {
                 guard targets[n] != ignore else {

@@ -7,12 +7,10 @@ protocol BlockSummable {
     mutating func add(_ other: Self)
 }
 
-/// Runs `body(rows, scratch)` over fixed blocks of rows (about 16K elements each, whatever the
-/// thread count) on `Threads.forEachBlock`, each block with its own scratch row of `classes`
-/// elements, and adds the blocks' results in block order: bitwise the same for any thread count.
-func blockSums<T: FulcrumFloat, S: BlockSummable>(
-    rows: Int, classes: Int, as _: T.Type = T.self, _ body: (Range<Int>, UnsafeMutablePointer<T>) -> S
-) -> S {
+/// Runs `body(rows)` over fixed blocks of rows (about 16K elements each, whatever the thread
+/// count) on `Threads.forEachBlock`, and adds the blocks' results in block order: bitwise the
+/// same for any thread count.
+func blockSums<S: BlockSummable>(rows: Int, classes: Int, _ body: (Range<Int>) -> S) -> S {
     guard rows > 0 else { return S() }
     let rowsPerBlock = max(1, 16_384 / max(1, classes))
     let blocks = (rows + rowsPerBlock - 1) / rowsPerBlock
@@ -20,13 +18,25 @@ func blockSums<T: FulcrumFloat, S: BlockSummable>(
     slots.initialize(repeating: S())
     defer { slots.deinitialize(); slots.deallocate() }
     Threads.forEachBlock(count: rows, blockSize: rowsPerBlock) { block, range in
-        let scratch = UnsafeMutablePointer<T>.allocate(capacity: max(1, classes))
-        defer { scratch.deallocate() }
-        slots[block] = body(range, scratch)
+        slots[block] = body(range)
     }
     var total = S()
     for s in slots { total.add(s) }
     return total
+}
+
+/// `blockSums` whose blocks also get scratch memory for one row (`RowScratch`), taken from a
+/// pool of one set per running worker: no allocation per block or per row.
+func blockSums<T: FulcrumFloat, S: BlockSummable>(
+    rows: Int, classes: Int, scratchOf _: T.Type, _ body: (Range<Int>, RowScratch<T>) -> S
+) -> S {
+    let pool = ScratchPool<T>(classes: classes)
+    defer { pool.deallocate() }
+    return blockSums(rows: rows, classes: classes) { range in
+        let scratch = pool.take()
+        defer { pool.give(scratch) }
+        return body(range, scratch)
+    }
 }
 
 extension Double: BlockSummable {
