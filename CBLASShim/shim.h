@@ -91,6 +91,17 @@ unsigned fulcrum_lanes_less_equal_float8(fulcrum_float8 a, fulcrum_float8 b) {
     return (unsigned)__builtin_bit_cast(unsigned char, m);
 }
 
+// The largest lane of v (NaN-free v): three shuffle-and-maximum steps in registers. Swift's
+// `max()` on a SIMD vector is an out-of-line reduction, and its halves-and-`replacing` form can
+// lose its vectorisation after generic specialisation.
+static inline __attribute__((always_inline))
+float fulcrum_horizontal_max_float8(fulcrum_float8 v) {
+    v = fulcrum_maximum_float8(v, __builtin_shufflevector(v, v, 4, 5, 6, 7, 0, 1, 2, 3));
+    v = fulcrum_maximum_float8(v, __builtin_shufflevector(v, v, 2, 3, 0, 1, 6, 7, 4, 5));
+    v = fulcrum_maximum_float8(v, __builtin_shufflevector(v, v, 1, 0, 3, 2, 5, 4, 7, 6));
+    return v[0];
+}
+
 // 1 when the translation unit is compiled for a CPU with fused multiply-add, 0 otherwise.
 static inline int fulcrum_has_fused_multiply_add(void) {
 #if defined(__FMA__)
