@@ -26,6 +26,9 @@ struct GatingRowRouter {
     var selector: TopKSelector
     var groups: GroupLimitedSelection?
     let thresholdTopK: ThresholdTopK
+    /// The selection keys are the logits and k ≤ 8: the lane lists of `ThresholdTopK` are built
+    /// in the row-max pass.
+    let selectsInMaxPass: Bool
     /// Float sums of the load-balancing scores of the pending tokens, and where they go.
     let pendingScores: UnsafeMutablePointer<Float>
     var pendingTarget: UnsafeMutablePointer<Double>?
@@ -42,6 +45,8 @@ struct GatingRowRouter {
         selector = TopKSelector(capacity: k)
         groups = configuration.groupCount > 1 ? GroupLimitedSelection(configuration) : nil
         thresholdTopK = ThresholdTopK(count: experts)
+        selectsInMaxPass = configuration.scoreFunction == .softmax && !configuration.preSoftmax && bias == nil
+            && groups == nil && k <= ThresholdTopK.maximumK
         pendingScores = .allocate(capacity: paddedExperts)
         pendingScores.initialize(repeating: 0, count: paddedExperts)
     }
@@ -85,14 +90,19 @@ struct GatingRowRouter {
         _ x: UnsafePointer<Float>, indices: UnsafeMutablePointer<Int32>, weights: UnsafeMutablePointer<Float>,
         counts: UnsafeMutablePointer<Int64>, sums: UnsafeMutablePointer<Double>
     ) -> RowResult {
-        let (m, finite) = rowMax(x)
+        var lists = LaneLists(levels: LaneLists.levels(k: configuration.topK, count: experts))
+        let (m, finite) = rowMax(x, lists: &lists)
         guard finite else { return RowResult(max: 0, sum: 1, realExperts: 0, finite: false) }
         let s = exponentials(x, m)
         if pendingTarget != sums || pendingRows == Self.rowsPerFlush { flush() }
         pendingTarget = sums
         pendingRows &+= 1
         accumulateScores(x, rowSum: s)
-        select(x)
+        if selectsInMaxPass {
+            thresholdTopK.select(x, count: experts, lists: &lists, into: &selector)
+        } else {
+            select(x)
+        }
         writeWeights(x, indices: indices, weights: weights)
         var real: Int32 = 0
         for a in 0..<configuration.topK {
@@ -103,9 +113,10 @@ struct GatingRowRouter {
         return RowResult(max: m, sum: s, realExperts: real, finite: true)
     }
 
-    /// max xⱼ, and whether every xⱼ is finite (x·0 is 0 for finite x, NaN otherwise).
+    /// max xⱼ, and whether every xⱼ is finite (x·0 is 0 for finite x, NaN otherwise); with
+    /// `selectsInMaxPass`, also the lane lists of the logits.
     @inline(__always)
-    private func rowMax(_ x: UnsafePointer<Float>) -> (Float, Bool) {
+    private func rowMax(_ x: UnsafePointer<Float>, lists: inout LaneLists) -> (Float, Bool) {
         var best = SIMD8<Float>(repeating: -.infinity)
         var check = SIMD8<Float>()
         var j = 0
@@ -113,31 +124,34 @@ struct GatingRowRouter {
             let v = x.loadVector(at: j)
             best = Float.maximum(best, v)
             check += v * 0
+            if selectsInMaxPass { lists.insert(v) }
             j &+= 8
         }
         if j < experts {
             let v = x.loadVector(at: j, count: experts - j, padding: x[j])
             best = Float.maximum(best, v)
             check += v * 0
+            if selectsInMaxPass { lists.insert(x.loadVector(at: j, count: experts - j, padding: -.infinity)) }
         }
         // A NaN in `best` is caught by `check`, which is NaN too.
         return (fulcrum_horizontal_max_float8(best), check.sum() == 0)
     }
 
-    /// Stores e^{xⱼ − m} in `scores` (0 in the padding) and returns their sum.
+    /// Stores e^{xⱼ − m} in `scores` (0 in the padding, and for terms below 2⁻¹²⁶, which are
+    /// far under the sum's resolution) and returns their sum.
     @inline(__always)
     private func exponentials(_ x: UnsafePointer<Float>, _ m: Float) -> Float {
         let shift = SIMD8<Float>(repeating: m)
         var total = SIMD8<Float>()
         var j = 0
         while j &+ 8 <= experts {
-            let e = Float.exp(x.loadVector(at: j) - shift)
+            let e = Float.exponentialOfShift(x.loadVector(at: j) - shift)
             scores.storeVector(e, at: j)
             total += e
             j &+= 8
         }
         if j < experts {
-            let e = Float.exp(x.loadVector(at: j, count: experts - j, padding: -.infinity) - shift)
+            let e = Float.exponentialOfShift(x.loadVector(at: j, count: experts - j, padding: -.infinity) - shift)
             scores.storeVector(e, at: j)
             total += e
         }
@@ -155,9 +169,9 @@ struct GatingRowRouter {
             // Keep e^{x−m} for the weights unless the selection needs the probabilities.
             let keepProbabilities = configuration.preSoftmax
             while j < paddedExperts {
-                let p = UnsafePointer(scores).loadVector(at: j) * inverse
-                if keepProbabilities { scores.storeVector(p, at: j) }
-                pendingScores.storeVector(UnsafePointer(pendingScores).loadVector(at: j) + p, at: j)
+                let e = UnsafePointer(scores).loadVector(at: j)
+                if keepProbabilities { scores.storeVector(e * inverse, at: j) }
+                pendingScores.storeVector(Float.multiplyAdd(e, inverse, UnsafePointer(pendingScores).loadVector(at: j)), at: j)
                 j &+= 8
             }
         case .sigmoid:

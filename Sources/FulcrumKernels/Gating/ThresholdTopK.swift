@@ -46,9 +46,21 @@ struct ThresholdTopK {
     /// k = `selector.capacity` ≤ 8, k ≤ count) into `selector`, best first.
     @inline(__always)
     func select(_ keys: UnsafePointer<Float>, count: Int, into selector: inout TopKSelector) {
+        var lists = LaneLists(levels: LaneLists.levels(k: selector.capacity, count: count))
+        var j = 0
+        while j < count {
+            lists.insert(j &+ 8 <= count ? keys.loadVector(at: j) : keys.loadVector(at: j, count: count &- j, padding: -.infinity))
+            j &+= 8
+        }
+        select(keys, count: count, lists: &lists, into: &selector)
+    }
+
+    /// The same with `lists` already holding every key of the row (consumed).
+    @inline(__always)
+    func select(_ keys: UnsafePointer<Float>, count: Int, lists: inout LaneLists, into selector: inout TopKSelector) {
         let k = selector.capacity
-        let (t, above) = Self.threshold(keys, count: count, k: k)
-        var chosen = gather(keys, count: count, threshold: t, equalWanted: k &- above)
+        let (t, above) = lists.popThreshold(k: k)
+        var chosen = gather(keys, count: count, threshold: t, equalWanted: k &- above, k: k)
         // Lanes k..<8 of the chosen keys: −∞, below every finite key.
         chosen = Float.select(where: Float.laneIndices, isLessThan: Keys(repeating: Float(k)), chosen, else: Keys(repeating: -.infinity))
         for a in 0..<k {
@@ -63,64 +75,10 @@ struct ThresholdTopK {
         }
     }
 
-    /// The k-th largest key t (with multiplicity) and the number of keys strictly above it.
-    @inline(__always)
-    static func threshold(_ keys: UnsafePointer<Float>, count: Int, k: Int) -> (Float, Int) {
-        // A lane sees ⌈count/8⌉ keys: more levels than that would stay empty.
-        let levels = min(k, (count &+ 7) >> 3)
-        let empty = Keys(repeating: -.infinity)
-        var l = (empty, empty, empty, empty, empty, empty, empty, empty)
-        var j = 0
-        while j < count {
-            var v = j &+ 8 <= count ? keys.loadVector(at: j) : keys.loadVector(at: j, count: count &- j, padding: -.infinity)
-            sink(&l.0, &v)
-            if levels > 1 { sink(&l.1, &v) }
-            if levels > 2 { sink(&l.2, &v) }
-            if levels > 3 { sink(&l.3, &v) }
-            if levels > 4 { sink(&l.4, &v) }
-            if levels > 5 { sink(&l.5, &v) }
-            if levels > 6 { sink(&l.6, &v) }
-            if levels > 7 { sink(&l.7, &v) }
-            j &+= 8
-        }
-        var popped = 0, above = 0
-        var previous = Float.infinity
-        while true {
-            let head = l.0
-            let h = fulcrum_horizontal_max_float8(head)
-            let broadcast = Keys(repeating: h)
-            if h != previous { above = popped }
-            popped &+= fulcrum_lanes_less_equal_float8(broadcast, head).nonzeroBitCount
-            if popped >= k { return (h, above) }
-            previous = h
-            // Lanes whose head is h (head ≥ h) move up one level; the others keep theirs.
-            @inline(__always) func up(_ level: Keys, _ next: Keys) -> Keys {
-                Float.select(where: head, isLessThan: broadcast, level, else: next)
-            }
-            l.0 = up(l.0, l.1)
-            if levels > 1 { l.1 = up(l.1, l.2) }
-            if levels > 2 { l.2 = up(l.2, l.3) }
-            if levels > 3 { l.3 = up(l.3, l.4) }
-            if levels > 4 { l.4 = up(l.4, l.5) }
-            if levels > 5 { l.5 = up(l.5, l.6) }
-            if levels > 6 { l.6 = up(l.6, l.7) }
-            if levels > 7 { l.7 = up(l.7, empty) }
-        }
-    }
-
-    /// One level of the lane-wise sorted insertion: the level keeps the larger of (level, v) and
-    /// the smaller sinks on.
-    @inline(__always)
-    private static func sink(_ level: inout Keys, _ v: inout Keys) {
-        let high = Float.maximum(level, v)
-        v = Float.select(where: level, isLessThan: v, level, else: v)
-        level = high
-    }
-
     /// Stores the chosen keys and indices, in index order, in the candidate scratch: every key
     /// above t and the first `equalWanted` keys equal to t. Returns lanes 0..<8 of the chosen keys.
     @inline(__always)
-    private func gather(_ keys: UnsafePointer<Float>, count: Int, threshold t: Float, equalWanted: Int) -> Keys {
+    private func gather(_ keys: UnsafePointer<Float>, count: Int, threshold t: Float, equalWanted: Int, k: Int) -> Keys {
         let broadcast = Keys(repeating: t)
         var found = 0
         var start = 0
@@ -147,6 +105,11 @@ struct ThresholdTopK {
             }
             start &+= 64
         }
+        if found == k {
+            // The usual case: no extra key equals t, every candidate is chosen.
+            for c in 0..<k { candidateKey[c] = keys[Int(candidateIndex[c])] }
+            return UnsafePointer(candidateKey).loadVector(at: 0)
+        }
         // Keep every key above t and the first `equalWanted` equal to it (compacting in place,
         // stores without branches).
         var kept = 0
@@ -162,5 +125,81 @@ struct ThresholdTopK {
             equalLeft &-= take && isEqual ? 1 : 0
         }
         return UnsafePointer(candidateKey).loadVector(at: 0)
+    }
+}
+
+/// The 8 lane-wise sorted lists of `ThresholdTopK` (steps 1 and 2), kept in registers.
+struct LaneLists {
+    typealias Keys = SIMD8<Float>
+    let levels: Int
+    private var l: (Keys, Keys, Keys, Keys, Keys, Keys, Keys, Keys)
+
+    /// Empty lists `levels` (1…8) deep.
+    @inline(__always)
+    init(levels: Int) {
+        self.levels = levels
+        let empty = Keys(repeating: -.infinity)
+        l = (empty, empty, empty, empty, empty, empty, empty, empty)
+    }
+
+    /// The levels the top k of `count` keys needs: k, but no more than the ⌈count/8⌉ keys a lane sees.
+    @inline(__always)
+    static func levels(k: Int, count: Int) -> Int { min(k, (count &+ 7) >> 3) }
+
+    /// Inserts 8 keys, one per lane (−∞ for a lane without a key).
+    @inline(__always)
+    mutating func insert(_ keys: Keys) {
+        var v = keys
+        Self.sink(&l.0, &v)
+        if levels > 1 { Self.sink(&l.1, &v) }
+        if levels > 2 { Self.sink(&l.2, &v) }
+        if levels > 3 { Self.sink(&l.3, &v) }
+        if levels > 4 { Self.sink(&l.4, &v) }
+        if levels > 5 { Self.sink(&l.5, &v) }
+        if levels > 6 { Self.sink(&l.6, &v) }
+        if levels > 7 { Self.sink(&l.7, &v) }
+    }
+
+    /// The largest key inserted (NaN-free keys).
+    @inline(__always)
+    var maximum: Float { fulcrum_horizontal_max_float8(l.0) }
+
+    /// The k-th largest key t (with multiplicity) and the number of keys strictly above it;
+    /// empties the lists on the way.
+    @inline(__always)
+    mutating func popThreshold(k: Int) -> (Float, Int) {
+        let empty = Keys(repeating: -.infinity)
+        var popped = 0, above = 0
+        var previous = Float.infinity
+        while true {
+            let head = l.0
+            let h = fulcrum_horizontal_max_float8(head)
+            let broadcast = Keys(repeating: h)
+            if h != previous { above = popped }
+            popped &+= fulcrum_lanes_less_equal_float8(broadcast, head).nonzeroBitCount
+            if popped >= k { return (h, above) }
+            previous = h
+            // Lanes whose head is h (head ≥ h) move up one level; the others keep theirs.
+            @inline(__always) func up(_ level: Keys, _ next: Keys) -> Keys {
+                Float.select(where: head, isLessThan: broadcast, level, else: next)
+            }
+            l.0 = up(l.0, l.1)
+            if levels > 1 { l.1 = up(l.1, l.2) }
+            if levels > 2 { l.2 = up(l.2, l.3) }
+            if levels > 3 { l.3 = up(l.3, l.4) }
+            if levels > 4 { l.4 = up(l.4, l.5) }
+            if levels > 5 { l.5 = up(l.5, l.6) }
+            if levels > 6 { l.6 = up(l.6, l.7) }
+            if levels > 7 { l.7 = up(l.7, empty) }
+        }
+    }
+
+    /// One level of the sorted insertion: the level keeps the larger of (level, v) and the
+    /// smaller sinks on.
+    @inline(__always)
+    private static func sink(_ level: inout Keys, _ v: inout Keys) {
+        let high = Float.maximum(level, v)
+        v = Float.select(where: level, isLessThan: v, level, else: v)
+        level = high
     }
 }
