@@ -32,7 +32,9 @@ extension Gating {
     ///   - zLossCoefficient: γ, finite.
     ///   - logitGradients: N×E′ output; may not alias `logits`.
     /// - Throws: `invalidParameter`, `shapeMismatch`, `indexOutOfRange(argument: "indices", …)` for
-    ///   an expert outside E′, `nonFiniteValue` for non-finite logits or coefficients.
+    ///   an expert outside E′ (at the first such row), `nonFiniteValue` for non-finite logits or
+    ///   coefficients. After an `indexOutOfRange` or a non-finite logit, `logitGradients` is
+    ///   unspecified (the rows are checked in the same parallel pass that writes it).
     ///
     /// Complexity: O(N·E′), E′ exponentials per token (2E′ for sigmoid), one read of the logits
     /// and one write of the gradient; bitwise the same for any thread count (rows are independent).
@@ -54,20 +56,25 @@ extension Gating {
         guard zLossCoefficient.isFinite else {
             throw FulcrumError.invalidParameter(argument: "zLossCoefficient", value: "\(zLossCoefficient)", requirement: "finite")
         }
-        try checkIndices(indices, experts: experts)
         let coefficients = try GatingBackwardRow.paddedCoefficients(balanceCoefficients, sequences: offsets.count - 1, experts: experts)
         defer { coefficients?.deallocate() }
 
         let blocks = (n + blockRows - 1) / blockRows
-        let badRow = UnsafeMutablePointer<Int>.allocate(capacity: max(1, blocks))
-        badRow.initialize(repeating: -1, count: max(1, blocks))
+        // Per block: the first row with non-finite logits, and the first with an expert outside E′.
+        let badRow = UnsafeMutablePointer<Int>.allocate(capacity: 2 * max(1, blocks))
+        badRow.initialize(repeating: -1, count: 2 * max(1, blocks))
         defer { badRow.deallocate() }
+        let badIndexRow = badRow + max(1, blocks)
         Threads.forEachBlock(count: n, blockSize: blockRows) { block, range in
             let row = GatingBackwardRow(configuration, zLossCoefficient: zLossCoefficient)
             defer { row.deallocate() }
             var sequence = offsets.lastIndex { $0 <= range.lowerBound }!
             for t in range {
                 while t >= offsets[sequence + 1] { sequence += 1 }
+                guard validIndices(indices.row(t), count: k, experts: experts) else {
+                    if badIndexRow[block] < 0 { badIndexRow[block] = t }
+                    continue
+                }
                 let finite = row.differentiate(
                     logits.row(t), lse: logSumExp[t], indices: indices.row(t),
                     weightGradients: weightGradients?.row(t),
@@ -76,23 +83,25 @@ extension Gating {
                 if !finite && badRow[block] < 0 { badRow[block] = t }
             }
         }
+        if let t = (0..<blocks).lazy.map({ badIndexRow[$0] }).first(where: { $0 >= 0 }) {
+            let raw = (0..<k).lazy.map { Int(indices[t, $0]) }.first { ($0 < 0 ? ~$0 : $0) >= experts } ?? 0
+            throw FulcrumError.indexOutOfRange(argument: "indices", position: t, value: raw, validRange: "0..<\(experts) or ~(0..<\(experts))")
+        }
         if let t = (0..<blocks).lazy.map({ badRow[$0] }).first(where: { $0 >= 0 }) {
             let column = (0..<experts).first { !logits[t, $0].isFinite } ?? 0
             throw FulcrumError.nonFiniteValue(argument: "logits", row: t, column: column)
         }
     }
 
-    /// Throws unless every entry is an expert e in 0..<E′ or a dropped mark ~e.
-    private static func checkIndices(_ indices: MatrixView<Int32>, experts: Int) throws {
-        for t in 0..<indices.rows {
-            let row = indices.row(t)
-            for a in 0..<indices.columns {
-                let raw = Int(row[a])
-                let e = raw < 0 ? ~raw : raw
-                guard e < experts else {
-                    throw FulcrumError.indexOutOfRange(argument: "indices", position: t, value: raw, validRange: "0..<\(experts) or ~(0..<\(experts))")
-                }
-            }
+    /// `true` when every entry of `row` is an expert e in 0..<E′ or a dropped mark ~e.
+    @inline(__always)
+    private static func validIndices(_ row: UnsafePointer<Int32>, count: Int, experts: Int) -> Bool {
+        var largest: Int32 = 0
+        for a in 0..<count {
+            let raw = row[a]
+            let e = raw < 0 ? ~raw : raw
+            largest = e > largest ? e : largest
         }
+        return Int(largest) < experts
     }
 }

@@ -77,6 +77,7 @@ public enum Gating {
                 rowSums[t - range.lowerBound] = row.sum
                 outputs.realExpertCounts[t] = row.realExperts
             }
+            router.flush()
             finishLogSumExp(lse + range.lowerBound, sums: rowSums, count: range.count)
         }
 

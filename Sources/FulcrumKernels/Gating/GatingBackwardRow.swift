@@ -66,8 +66,11 @@ struct GatingBackwardRow {
         while j < paddedExperts {
             let full = j + 8 <= experts
             let v = full ? x.loadVector(at: j) : x.loadVector(at: j, count: experts - j, padding: -.infinity)
-            check += (full ? v : x.loadVector(at: j, count: experts - j, padding: 0)) * 0
-            probabilities.storeVector(Float.exp(v - shift), at: j)
+            check = Float.multiplyAdd(full ? v : x.loadVector(at: j, count: experts - j, padding: 0), SIMD8(), check)
+            // x − lse ≤ 0 for the forward pass's lse; the clamp keeps another lse from overflowing
+            // the shifted exponential (pⱼ is then at most 1 instead of garbage).
+            let shifted = v - shift
+            probabilities.storeVector(Float.exponentialOfShift(Float.select(where: SIMD8(), isLessThan: shifted, SIMD8(), else: shifted)), at: j)
             if sigmoid {
                 let s = 1 / (1 + Float.exp(-v))
                 sigmoids.storeVector(s, at: j)

@@ -1,8 +1,18 @@
+import CBLASShim
+
 /// Routes one token at a time: scores, load-balancing statistics, top-k selection and weights,
 /// reading the row of logits once from memory (the later passes hit L1).
 ///
 /// One router per worker block; it owns E′-sized scratch rows padded to whole vectors.
+///
+/// The load-balancing scores are summed in Float over runs of at most `rowsPerFlush` tokens, then
+/// added to the caller's Double sums (`flush()`): one Float add per score instead of two
+/// conversions and Double adds, with a relative rounding error below 32·2⁻²⁴ ≈ 2·10⁻⁶ per run.
+/// Runs depend only on the block's rows and sequences, so the sums stay bitwise deterministic.
 struct GatingRowRouter {
+    /// Tokens whose scores are summed in Float before they are added to the Double sums.
+    static let rowsPerFlush = 32
+
     let configuration: GatingConfiguration
     let experts: Int
     let paddedExperts: Int
@@ -15,6 +25,14 @@ struct GatingRowRouter {
     let keys: UnsafeMutablePointer<Float>
     var selector: TopKSelector
     var groups: GroupLimitedSelection?
+    let thresholdTopK: ThresholdTopK
+    /// The selection keys are the logits and k ≤ 8: the lane lists of `ThresholdTopK` are built
+    /// in the row-max pass.
+    let selectsInMaxPass: Bool
+    /// Float sums of the load-balancing scores of the pending tokens, and where they go.
+    let pendingScores: UnsafeMutablePointer<Float>
+    var pendingTarget: UnsafeMutablePointer<Double>?
+    var pendingRows = 0
 
     init(_ configuration: GatingConfiguration, bias: UnsafePointer<Float>?) {
         self.configuration = configuration
@@ -26,12 +44,34 @@ struct GatingRowRouter {
         let k = configuration.topK
         selector = TopKSelector(capacity: k)
         groups = configuration.groupCount > 1 ? GroupLimitedSelection(configuration) : nil
+        thresholdTopK = ThresholdTopK(count: experts)
+        selectsInMaxPass = configuration.scoreFunction == .softmax && !configuration.preSoftmax && bias == nil
+            && groups == nil && k <= ThresholdTopK.maximumK
+        pendingScores = .allocate(capacity: paddedExperts)
+        pendingScores.initialize(repeating: 0, count: paddedExperts)
     }
 
     func deallocate() {
         scores.deallocate(); keys.deallocate()
         selector.deallocate()
         groups?.deallocate()
+        thresholdTopK.deallocate()
+        pendingScores.deallocate()
+    }
+
+    /// Adds the pending Float score sums to their Double sums and clears them. Call it after the
+    /// last row of a block.
+    @inline(__always)
+    mutating func flush() {
+        guard let target = pendingTarget else { return }
+        var j = 0
+        while j < paddedExperts {
+            addToDoubles(UnsafePointer(pendingScores).loadVector(at: j), target, j)
+            pendingScores.storeVector(SIMD8(), at: j)
+            j &+= 8
+        }
+        pendingTarget = nil
+        pendingRows = 0
     }
 
     /// Row statistics: m = max xⱼ and s = Σⱼ e^{xⱼ − m}, so that lse = m + log s.
@@ -43,17 +83,26 @@ struct GatingRowRouter {
     }
 
     /// Routes row `x` (E′ logits): writes k `indices` and `weights`, adds 1 to `counts[e]` per
-    /// selected expert and the row's load-balancing scores to `sums` (E′ padded Doubles).
+    /// selected expert and the row's load-balancing scores to `sums` (E′ padded Doubles; added
+    /// by a later route or `flush()`).
     @inline(__always)
     mutating func route(
         _ x: UnsafePointer<Float>, indices: UnsafeMutablePointer<Int32>, weights: UnsafeMutablePointer<Float>,
         counts: UnsafeMutablePointer<Int64>, sums: UnsafeMutablePointer<Double>
     ) -> RowResult {
-        let (m, finite) = rowMax(x)
+        var lists = LaneLists(levels: LaneLists.levels(k: configuration.topK, count: experts))
+        let (m, finite) = rowMax(x, lists: &lists)
         guard finite else { return RowResult(max: 0, sum: 1, realExperts: 0, finite: false) }
         let s = exponentials(x, m)
-        accumulateScores(x, rowSum: s, into: sums)
-        select(x)
+        if pendingTarget != sums || pendingRows == Self.rowsPerFlush { flush() }
+        pendingTarget = sums
+        pendingRows &+= 1
+        accumulateScores(x, rowSum: s)
+        if selectsInMaxPass {
+            thresholdTopK.select(x, count: experts, lists: &lists, into: &selector)
+        } else {
+            select(x)
+        }
         writeWeights(x, indices: indices, weights: weights)
         var real: Int32 = 0
         for a in 0..<configuration.topK {
@@ -64,40 +113,45 @@ struct GatingRowRouter {
         return RowResult(max: m, sum: s, realExperts: real, finite: true)
     }
 
-    /// max xⱼ, and whether every xⱼ is finite (x·0 is 0 for finite x, NaN otherwise).
+    /// max xⱼ, and whether every xⱼ is finite (x·0 is 0 for finite x, NaN otherwise); with
+    /// `selectsInMaxPass`, also the lane lists of the logits.
     @inline(__always)
-    private func rowMax(_ x: UnsafePointer<Float>) -> (Float, Bool) {
+    private func rowMax(_ x: UnsafePointer<Float>, lists: inout LaneLists) -> (Float, Bool) {
         var best = SIMD8<Float>(repeating: -.infinity)
         var check = SIMD8<Float>()
         var j = 0
         while j &+ 8 <= experts {
             let v = x.loadVector(at: j)
-            best = best.replacing(with: v, where: v .> best)
+            best = Float.maximum(best, v)
             check += v * 0
+            if selectsInMaxPass { lists.insert(v) }
             j &+= 8
         }
         if j < experts {
             let v = x.loadVector(at: j, count: experts - j, padding: x[j])
-            best = best.replacing(with: v, where: v .> best)
+            best = Float.maximum(best, v)
             check += v * 0
+            if selectsInMaxPass { lists.insert(x.loadVector(at: j, count: experts - j, padding: -.infinity)) }
         }
-        return (horizontalMax(best), check.sum() == 0)
+        // A NaN in `best` is caught by `check`, which is NaN too.
+        return (Float.largestLane(best), check.sum() == 0)
     }
 
-    /// Stores e^{xⱼ − m} in `scores` (0 in the padding) and returns their sum.
+    /// Stores e^{xⱼ − m} in `scores` (0 in the padding, and for terms below 2⁻¹²⁶, which are
+    /// far under the sum's resolution) and returns their sum.
     @inline(__always)
     private func exponentials(_ x: UnsafePointer<Float>, _ m: Float) -> Float {
         let shift = SIMD8<Float>(repeating: m)
         var total = SIMD8<Float>()
         var j = 0
         while j &+ 8 <= experts {
-            let e = Float.exp(x.loadVector(at: j) - shift)
+            let e = Float.exponentialOfShift(x.loadVector(at: j) - shift)
             scores.storeVector(e, at: j)
             total += e
             j &+= 8
         }
         if j < experts {
-            let e = Float.exp(x.loadVector(at: j, count: experts - j, padding: -.infinity) - shift)
+            let e = Float.exponentialOfShift(x.loadVector(at: j, count: experts - j, padding: -.infinity) - shift)
             scores.storeVector(e, at: j)
             total += e
         }
@@ -105,9 +159,9 @@ struct GatingRowRouter {
     }
 
     /// Turns `scores` into softmax probabilities or sigmoids and adds the load-balancing scores
-    /// (softmax pⱼ, or σⱼ/Σσ) to `sums`.
+    /// (softmax pⱼ, or σⱼ/Σσ) to `pendingScores`.
     @inline(__always)
-    private func accumulateScores(_ x: UnsafePointer<Float>, rowSum: Float, into sums: UnsafeMutablePointer<Double>) {
+    private func accumulateScores(_ x: UnsafePointer<Float>, rowSum: Float) {
         let inverse = SIMD8<Float>(repeating: 1 / rowSum)
         switch configuration.scoreFunction {
         case .softmax:
@@ -115,9 +169,9 @@ struct GatingRowRouter {
             // Keep e^{x−m} for the weights unless the selection needs the probabilities.
             let keepProbabilities = configuration.preSoftmax
             while j < paddedExperts {
-                let p = UnsafePointer(scores).loadVector(at: j) * inverse
-                if keepProbabilities { scores.storeVector(p, at: j) }
-                addToDoubles(p, sums, j)
+                let e = UnsafePointer(scores).loadVector(at: j)
+                if keepProbabilities { scores.storeVector(e * inverse, at: j) }
+                pendingScores.storeVector(Float.multiplyAdd(e, inverse, UnsafePointer(pendingScores).loadVector(at: j)), at: j)
                 j &+= 8
             }
         case .sigmoid:
@@ -137,7 +191,8 @@ struct GatingRowRouter {
             j = 0
             while j < paddedExperts {
                 let sigma = UnsafePointer(keys).loadVector(at: j)
-                addToDoubles(Float.multiplyAdd(UnsafePointer(scores).loadVector(at: j), fallback, sigma * scale), sums, j)
+                let score = Float.multiplyAdd(UnsafePointer(scores).loadVector(at: j), fallback, sigma * scale)
+                pendingScores.storeVector(UnsafePointer(pendingScores).loadVector(at: j) + score, at: j)
                 scores.storeVector(sigma, at: j)
                 j &+= 8
             }
@@ -160,8 +215,8 @@ struct GatingRowRouter {
         }
         if groups != nil {
             groups!.select(base, into: &selector)
-        } else if configuration.topK <= LaneTopK.maximumK {
-            LaneTopK.select(base, count: experts, into: &selector)
+        } else if configuration.topK <= ThresholdTopK.maximumK {
+            thresholdTopK.select(base, count: experts, into: &selector)
         } else {
             let k = configuration.topK
             selector.reset()

@@ -1,5 +1,5 @@
-/// Branch-free top-k for small k (≤ 4), the common router case (Switch top-1, Mixtral top-2),
-/// and a tight lower bound of the k-th largest key for larger k.
+/// Branch-free lane-wise top lists with indices, popped in order: a tight lower bound of the k-th
+/// largest key for the selector's scan when k is above `ThresholdTopK.maximumK`.
 ///
 /// Each of the 8 SIMD lanes keeps its own sorted list of the best keys it sees (lane l sees keys
 /// l, l + 8, l + 16, …, in increasing index order): a new key enters at the first level whose key
@@ -10,9 +10,6 @@
 /// branch depends on the data (random router logits cost no mispredictions) and no comparison is
 /// lowered lane by lane.
 struct LaneTopK {
-    /// The largest k `select` supports (the number of levels kept per lane).
-    static let maximumK = 4
-
     typealias Bits = SIMD8<Int32>
     static let empty = Bits(repeating: Int32(bitPattern: Float(-Float.infinity).bitPattern))
 
@@ -40,15 +37,6 @@ struct LaneTopK {
         }
     }
 
-    /// Writes the top k of `keys[0..<count]` into `selector` (k = `selector.capacity` ≤ 4).
-    @inline(__always)
-    static func select(_ keys: UnsafePointer<Float>, count: Int, into selector: inout TopKSelector) {
-        var lists = LaneTopK(keys, count: count, levels: selector.capacity)
-        for rank in 0..<selector.capacity {
-            (selector.key[rank], selector.index[rank]) = lists.pop()
-        }
-    }
-
     /// A lower bound of the k-th largest of `keys[0..<count]` (k ≤ 16): the k-th largest of the
     /// lane-wise top two, which are 16 distinct keys (−∞ when the row has fewer).
     @inline(__always)
@@ -63,7 +51,7 @@ struct LaneTopK {
     @inline(__always)
     private mutating func pop() -> (key: Float, index: Int32) {
         let heads = SIMD8<Float>(bitPattern: values.0)
-        let best = horizontalMax(heads)
+        let best = Float.largestLane(heads)
         // Lanes whose head is below the best get the largest index, so the minimum index
         // among the remaining lanes is the lowest-index winner.
         let below = Self.greater(SIMD8(repeating: best), heads)

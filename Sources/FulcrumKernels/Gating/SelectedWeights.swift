@@ -6,7 +6,8 @@ let sigmoidSumFloor: Float = 1e-30
 
 /// wₐ = e^{x_{eₐ} − m}/Σ_b e^{x_{e_b} − m} with m the largest selected logit: the softmax over the
 /// selected logits, exact even when the selection (through a bias) skipped the row maximum.
-/// Cost: k/8 vector exponentials.
+/// A term below 2⁻¹²⁶ of the largest is 0 (`exponentialOfShift`), as in the forward pass's
+/// e^{x−m}, so the two give the same weights bit for bit. Cost: k/8 vector exponentials.
 @inline(__always)
 func selectedSoftmax(
     _ x: UnsafePointer<Float>, _ experts: UnsafePointer<Int32>, _ k: Int, into w: UnsafeMutablePointer<Float>
@@ -19,7 +20,7 @@ func selectedSoftmax(
         let n = min(8, k - a)
         var v = SIMD8<Float>(repeating: -.infinity)
         for lane in 0..<n { v[lane] = x[Int(experts[a + lane])] - m }
-        let e = Float.exp(v)
+        let e = Float.exponentialOfShift(v)
         for lane in 0..<n {
             w[a + lane] = e[lane]
             total += e[lane]

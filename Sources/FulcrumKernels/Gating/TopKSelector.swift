@@ -1,3 +1,5 @@
+import CBLASShim
+
 /// The k largest keys of a row, best first, with deterministic ties: keys are offered in
 /// increasing index order and a key must be strictly larger than the current k-th to enter, so
 /// among equal keys the lower index wins. Offering a key that cannot be in the top k is harmless,
@@ -200,13 +202,4 @@ private func sortedInsert(_ m: SIMD8<Float>, into c: UnsafeMutablePointer<Float>
         c[i] = value
         count += 1
     }
-}
-
-/// The largest lane of v (no NaN), by halving with compare-and-blend (the generic `max()` is an
-/// out-of-line call).
-@inline(__always)
-func horizontalMax(_ v: SIMD8<Float>) -> Float {
-    let h = v.lowHalf.replacing(with: v.highHalf, where: v.highHalf .> v.lowHalf)
-    let q = h.lowHalf.replacing(with: h.highHalf, where: h.highHalf .> h.lowHalf)
-    return q[1] > q[0] ? q[1] : q[0]
 }
