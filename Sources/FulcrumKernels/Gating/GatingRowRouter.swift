@@ -1,5 +1,3 @@
-import CBLASShim
-
 /// Routes one token at a time: scores, load-balancing statistics, top-k selection and weights,
 /// reading the row of logits once from memory (the later passes hit L1).
 ///

@@ -1,5 +1,3 @@
-import CBLASShim
-
 /// The k largest keys of a row, best first, with deterministic ties: keys are offered in
 /// increasing index order and a key must be strictly larger than the current k-th to enter, so
 /// among equal keys the lower index wins. Offering a key that cannot be in the top k is harmless,
