@@ -114,14 +114,14 @@ enum NeighborSearch {
         exact: @escaping @Sendable (_ row: Int, _ neighbor: Int) -> Double,
         indices: MutableMatrixView<Int>, distances: MutableMatrixView<Float>
     ) {
-        let width = lists.width
+        let (width, stride) = (lists.width, lists.stride)
         Threads.forEachBlock(count: rows, blockSize: 256) { _, range in
             var ranked = [(distance: Double, index: Int)]()
             ranked.reserveCapacity(k + 1)
             for i in range {
                 ranked.removeAll(keepingCapacity: true)
                 for e in 0..<width {
-                    let j = lists.indices[i * width + e]
+                    let j = lists.indices[i * stride + e]
                     if j == .max { break }
                     let candidate = (exact(i, Int(j)), Int(j))
                     insertBounded(&ranked, candidate, limit: k) { a, b in a.0 < b.0 || (a.0 == b.0 && a.1 < b.1) }
