@@ -91,6 +91,29 @@ unsigned fulcrum_lanes_less_equal_float8(fulcrum_float8 a, fulcrum_float8 b) {
     return (unsigned)__builtin_bit_cast(unsigned char, m);
 }
 
+// Inserts `(d, j)` into a list of `width` <= 8 entries sorted ascending by (distance, index),
+// stored in 8 slots at `distances` / `indices`, dropping the last entry: one compare of all
+// entries against the newcomer gives the prefix that stays; the rest moves up one lane, by a
+// shuffle and a blend, with no data-dependent branch. Slots at and past `width` are scratch.
+// The caller has checked that `(d, j)` beats the last entry.
+static inline __attribute__((always_inline))
+void fulcrum_insert_sorted8(float *distances, int *indices, float d, int j, int width) {
+    fulcrum_float8 dv = *(const fulcrum_float8 *)__builtin_assume_aligned(distances, 32);
+    fulcrum_int8 iv = *(const fulcrum_int8 *)__builtin_assume_aligned(indices, 32);
+    const fulcrum_int8 lane = {0, 1, 2, 3, 4, 5, 6, 7};
+    fulcrum_int8 before = ((dv < d) | ((dv == d) & (iv < j))) & (lane < width);
+    fulcrum_int8 after = __builtin_shufflevector(before, (fulcrum_int8)(-1), 8, 0, 1, 2, 3, 4, 5, 6);
+    fulcrum_int8 place = after & ~before;
+    fulcrum_float8 dShift = __builtin_shufflevector(dv, dv, 0, 0, 1, 2, 3, 4, 5, 6);
+    fulcrum_int8 iShift = __builtin_shufflevector(iv, iv, 0, 0, 1, 2, 3, 4, 5, 6);
+    fulcrum_int8 dBits = (before & __builtin_bit_cast(fulcrum_int8, dv))
+        | (place & __builtin_bit_cast(fulcrum_int8, (fulcrum_float8)d))
+        | (~after & __builtin_bit_cast(fulcrum_int8, dShift));
+    fulcrum_int8 iBits = (before & iv) | (place & (fulcrum_int8)j) | (~after & iShift);
+    *(fulcrum_float8 *)__builtin_assume_aligned(distances, 32) = __builtin_bit_cast(fulcrum_float8, dBits);
+    *(fulcrum_int8 *)__builtin_assume_aligned(indices, 32) = iBits;
+}
+
 // The largest lane (a NaN lane may or may not win): a shuffle-and-max tree, where Swift's
 // `SIMD.max()` is an out-of-line call.
 static inline __attribute__((always_inline))

@@ -145,22 +145,34 @@ struct Dataset {
 }
 
 /// Ascending class labels and the ascending rows of each. Labels in a compact range (the usual
-/// `0..<C`) are bucketed by an array, others through a dictionary.
+/// `0..<C`) are bucketed by a counting sort (one pass to count, one to place each row at its
+/// class's cursor in one flat buffer, then one copy per class), others through a dictionary.
 func groupByClass(_ labels: [Int]) -> (classes: [Int], members: [[Int]]) {
     guard let low = labels.min(), let high = labels.max() else { return ([], []) }
     if high.subtractingReportingOverflow(low).partialValue < 1 << 16, high >= low {
-        var counts = [Int](repeating: 0, count: high - low + 1)
-        for label in labels { counts[label - low] += 1 }
-        var slot = [Int](repeating: -1, count: counts.count)
-        var classes: [Int] = [], members: [[Int]] = []
-        for (offset, count) in counts.enumerated() where count > 0 {
-            slot[offset] = classes.count
+        var cursor = [Int](repeating: 0, count: high - low + 1)
+        for label in labels { cursor[label - low] += 1 }
+        var classes: [Int] = [], starts: [Int] = [0]
+        for (offset, count) in cursor.enumerated() where count > 0 {
             classes.append(low + offset)
-            members.append([])
-            members[members.count - 1].reserveCapacity(count)
+            starts.append(starts[starts.count - 1] + count)
         }
-        for (i, label) in labels.enumerated() { members[slot[label - low]].append(i) }
-        return (classes, members)
+        var next = 0
+        for offset in cursor.indices {
+            let count = cursor[offset]
+            cursor[offset] = next
+            next += count
+        }
+        let order = [Int](unsafeUninitializedCapacity: labels.count) { order, filled in
+            cursor.withUnsafeMutableBufferPointer { cursor in
+                for (i, label) in labels.enumerated() {
+                    order[cursor[label - low]] = i
+                    cursor[label - low] += 1
+                }
+            }
+            filled = labels.count
+        }
+        return (classes, (0..<classes.count).map { Array(order[starts[$0] ..< starts[$0 + 1]]) })
     }
     var byClass: [Int: [Int]] = [:]
     for (i, label) in labels.enumerated() { byClass[label, default: []].append(i) }

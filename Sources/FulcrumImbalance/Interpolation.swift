@@ -37,6 +37,10 @@ struct InterpolationPlan {
     ) {
         guard count > 0, let k = neighbors.first?.count, k > 0 else { return }
         let stream = generator.next()
+        // Pair q = p·k + c as flat tables, so that a draw is two loads (no division by k).
+        let pairSeeds = seedRows.flatMap { repeatElement($0, count: k) }
+        let pairPartners = neighbors.flatMap { $0 }
+        precondition(pairPartners.count == pairSeeds.count, "every seed has k neighbours")
         let start = seeds.count
         seeds.append(contentsOf: repeatElement(0, count: count))
         partners.append(contentsOf: repeatElement(0, count: count))
@@ -49,9 +53,9 @@ struct InterpolationPlan {
                     Threads.forEachBlock(count: count, blockSize: Self.drawBlock) { block, range in
                         var blockGenerator = SplitMix64(seed: Self.blockSeed(stream, block))
                         for r in range {
-                            let (p, c) = blockGenerator.nextIndex(below: seedRows.count * k).quotientAndRemainder(dividingBy: k)
-                            out.value.0[r] = seedRows[p]
-                            out.value.1[r] = neighbors[p][c]
+                            let q = blockGenerator.nextIndex(below: pairSeeds.count)
+                            out.value.0[r] = pairSeeds[q]
+                            out.value.1[r] = pairPartners[q]
                             out.value.2[r] = stepSize * blockGenerator.nextUnit()
                         }
                     }

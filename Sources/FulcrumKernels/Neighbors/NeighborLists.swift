@@ -1,3 +1,5 @@
+import CBLASShim
+
 /// Bounded sorted candidate lists, one per point: the top-k selection of the kNN kernel.
 ///
 /// List `i` holds its `width` best candidates `(distance, index)` in ascending lexicographic
@@ -5,7 +7,9 @@
 /// `worstIndex[i]` mirror its last entry in separate contiguous arrays so that the selection
 /// pass over a distance tile can compare sixteen candidates against one or sixteen thresholds
 /// with one vector compare. Empty slots hold `(+∞, Int32.max)`. A candidate that is not better than
-/// the last entry is dropped; a better one is inserted by shifting the tail (width is small).
+/// the last entry is dropped; a better one is inserted by shifting the tail (width is small): for
+/// `width ≤ 8` each list occupies 8 aligned slots (`stride`) and the insertion is one vector
+/// compare, shuffle and blend (`fulcrum_insert_sorted8`), with no branch on where it lands.
 ///
 /// The top-`width` of a set under a total order does not depend on the order candidates arrive
 /// in, so the lists' final contents do not depend on the tile schedule or the thread count.
@@ -13,6 +17,9 @@
 final class NeighborLists: @unchecked Sendable {
     @usableFromInline let count: Int
     @usableFromInline let width: Int
+    /// Slots per list: 8 when `width ≤ 8` (the vector insertion), else `width`. List `i`'s
+    /// entries are at `i · stride ..< i · stride + width`.
+    @usableFromInline let stride: Int
     @usableFromInline let distances: UnsafeMutablePointer<Float>
     @usableFromInline let indices: UnsafeMutablePointer<Int32>
     @usableFromInline let worst: UnsafeMutablePointer<Float>
@@ -23,20 +30,21 @@ final class NeighborLists: @unchecked Sendable {
     init(count: Int, used: Int, width: Int) {
         self.count = count
         self.width = width
-        distances = .allocate(capacity: count * width)
-        indices = .allocate(capacity: count * width)
+        stride = width <= 8 ? 8 : width
+        distances = UnsafeMutableRawPointer.allocate(byteCount: count * stride * 4, alignment: 32).bindMemory(to: Float.self, capacity: count * stride)
+        indices = UnsafeMutableRawPointer.allocate(byteCount: count * stride * 4, alignment: 32).bindMemory(to: Int32.self, capacity: count * stride)
         worst = .allocate(capacity: count)
         worstIndex = .allocate(capacity: count)
-        distances.initialize(repeating: .infinity, count: count * width)
-        indices.initialize(repeating: .max, count: count * width)
+        distances.initialize(repeating: .infinity, count: count * stride)
+        indices.initialize(repeating: .max, count: count * stride)
         worst.initialize(repeating: .infinity, count: used)
         (worst + used).initialize(repeating: -.infinity, count: count - used)
         worstIndex.initialize(repeating: .max, count: count)
     }
 
     deinit {
-        distances.deallocate()
-        indices.deallocate()
+        UnsafeMutableRawPointer(distances).deallocate()
+        UnsafeMutableRawPointer(indices).deallocate()
         worst.deallocate()
         worstIndex.deallocate()
     }
@@ -47,7 +55,13 @@ final class NeighborLists: @unchecked Sendable {
     func offer(_ i: Int, _ d: Float, _ j: Int32) {
         let w = worst[i]
         guard d < .infinity, d < w || (d == w && j < worstIndex[i]) else { return }
-        let base = distances + i * width, ids = indices + i * width
+        let base = distances + i * stride, ids = indices + i * stride
+        if stride == 8 {
+            fulcrum_insert_sorted8(base, ids, d, j, Int32(truncatingIfNeeded: width))
+            worst[i] = base[width - 1]
+            worstIndex[i] = ids[width - 1]
+            return
+        }
         var p = width - 1
         while p > 0 {
             let (pd, pj) = (base[p - 1], ids[p - 1])

@@ -114,37 +114,33 @@ enum NeighborSearch {
         exact: @escaping @Sendable (_ row: Int, _ neighbor: Int) -> Double,
         indices: MutableMatrixView<Int>, distances: MutableMatrixView<Float>
     ) {
-        let width = lists.width
+        let (width, stride) = (lists.width, lists.stride)
         Threads.forEachBlock(count: rows, blockSize: 256) { _, range in
-            var ranked = [(distance: Double, index: Int)]()
-            ranked.reserveCapacity(k + 1)
-            for i in range {
-                ranked.removeAll(keepingCapacity: true)
-                for e in 0..<width {
-                    let j = lists.indices[i * width + e]
-                    if j == .max { break }
-                    let candidate = (exact(i, Int(j)), Int(j))
-                    insertBounded(&ranked, candidate, limit: k) { a, b in a.0 < b.0 || (a.0 == b.0 && a.1 < b.1) }
-                }
-                for (e, entry) in ranked.enumerated() {
-                    indices[i, e] = entry.index
-                    distances[i, e] = Float(entry.distance)
+            withUnsafeTemporaryAllocation(of: (distance: Double, index: Int).self, capacity: width) { ranked in
+                for i in range {
+                    // Insertion sort of the candidates under (exact distance, index) in a fixed buffer.
+                    var count = 0
+                    for e in 0..<width {
+                        let j = lists.indices[i * stride + e]
+                        if j == .max { break }
+                        let candidate = (distance: exact(i, Int(j)), index: Int(j))
+                        var p = count
+                        while p > 0, candidate.distance < ranked[p - 1].distance
+                            || (candidate.distance == ranked[p - 1].distance && candidate.index < ranked[p - 1].index) {
+                            ranked[p] = ranked[p - 1]
+                            p -= 1
+                        }
+                        ranked[p] = candidate
+                        count += 1
+                    }
+                    for e in 0..<min(count, k) {
+                        indices[i, e] = ranked[e].index
+                        distances[i, e] = Float(ranked[e].distance)
+                    }
                 }
             }
         }
     }
-}
-
-/// Inserts `element` into the sorted `array`, keeping at most `limit` elements.
-@inline(__always)
-func insertBounded<E>(_ array: inout [E], _ element: E, limit: Int, by less: (E, E) -> Bool) {
-    if array.count == limit {
-        guard let last = array.last, less(element, last) else { return }
-        array.removeLast()
-    }
-    var p = array.count
-    while p > 0 && less(element, array[p - 1]) { p -= 1 }
-    array.insert(element, at: p)
 }
 
 /// The circle-method round-robin schedule over `blocks` blocks: round 0 pairs every block with
