@@ -92,8 +92,8 @@ public struct SigmoidBinaryCrossEntropy<T: FulcrumFloat>: Sendable {
             throw FulcrumError.emptyReduction(argument: "logits", reason: "a mean over no elements")
         }
         let scale = reduction == .mean ? 1 / Double(count) : 1
-        let sums = try withOptionalPointer(positiveWeights) { pw in
-            try withOptionalPointer(classWeights) { cw in
+        let sums = withOptionalPointer(positiveWeights) { pw in
+            withOptionalPointer(classWeights) { cw in
                 let plan = SigmoidPlan<T>(columns: columns, positiveWeights: pw, classWeights: cw, gamma: focalGamma,
                                           alpha: focalAlpha, gradientScale: T(Double(gradientScale) * scale),
                                           writesGradient: gradient != nil)
