@@ -35,12 +35,12 @@ struct InterpolationPlan {
     mutating func addUniform(
         count: Int, seeds seedRows: [Int], neighbors: [[Int]], stepSize: Double, label: Int, generator: inout some RandomNumberGenerator
     ) {
-        guard count > 0, let k = neighbors.first?.count, k > 0 else { return }
-        let stream = generator.next()
-        // Pair q = p·k + c as flat tables, so that a draw is two loads (no division by k).
-        let pairSeeds = seedRows.flatMap { repeatElement($0, count: k) }
+        // Pair q = p·k + c as flat tables, so that a draw is two loads (no division by k); each
+        // seed is repeated once per neighbour it has, so the two tables always line up.
+        let pairSeeds = zip(seedRows, neighbors).flatMap { seed, list in repeatElement(seed, count: list.count) }
         let pairPartners = neighbors.flatMap { $0 }
-        precondition(pairPartners.count == pairSeeds.count, "every seed has k neighbours")
+        guard count > 0, !pairSeeds.isEmpty else { return }
+        let stream = generator.next()
         let start = seeds.count
         seeds.append(contentsOf: repeatElement(0, count: count))
         partners.append(contentsOf: repeatElement(0, count: count))
