@@ -88,19 +88,19 @@ struct GatingRowRouter {
         _ x: UnsafePointer<Float>, indices: UnsafeMutablePointer<Int32>, weights: UnsafeMutablePointer<Float>,
         counts: UnsafeMutablePointer<Int64>, sums: UnsafeMutablePointer<Double>
     ) -> RowResult {
-        var lists = LaneLists(levels: LaneLists.levels(k: configuration.topK, count: experts))
-        let (m, finite) = rowMax(x, lists: &lists)
+        // The selection's short dependency chains overlap the exponentials that follow.
+        let (m, finite) = LaneLists.withEmpty(levels: LaneLists.levels(k: configuration.topK, count: experts)) { lists in
+            let (m, finite) = rowMax(x, lists: &lists)
+            if finite && selectsInMaxPass { thresholdTopK.select(x, count: experts, lists: &lists, into: &selector) }
+            return (m, finite)
+        }
         guard finite else { return RowResult(max: 0, sum: 1, realExperts: 0, finite: false) }
         let s = exponentials(x, m)
         if pendingTarget != sums || pendingRows == Self.rowsPerFlush { flush() }
         pendingTarget = sums
         pendingRows &+= 1
         accumulateScores(x, rowSum: s)
-        if selectsInMaxPass {
-            thresholdTopK.select(x, count: experts, lists: &lists, into: &selector)
-        } else {
-            select(x)
-        }
+        if !selectsInMaxPass { select(x) }
         writeWeights(x, indices: indices, weights: weights)
         var real: Int32 = 0
         for a in 0..<configuration.topK {

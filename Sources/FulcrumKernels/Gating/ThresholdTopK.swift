@@ -46,13 +46,14 @@ struct ThresholdTopK {
     /// k = `selector.capacity` ≤ 8, k ≤ count) into `selector`, best first.
     @inline(__always)
     func select(_ keys: UnsafePointer<Float>, count: Int, into selector: inout TopKSelector) {
-        var lists = LaneLists(levels: LaneLists.levels(k: selector.capacity, count: count))
-        var j = 0
-        while j < count {
-            lists.insert(j &+ 8 <= count ? keys.loadVector(at: j) : keys.loadVector(at: j, count: count &- j, padding: -.infinity))
-            j &+= 8
+        LaneLists.withEmpty(levels: LaneLists.levels(k: selector.capacity, count: count)) { lists in
+            var j = 0
+            while j < count {
+                lists.insert(j &+ 8 <= count ? keys.loadVector(at: j) : keys.loadVector(at: j, count: count &- j, padding: -.infinity))
+                j &+= 8
+            }
+            select(keys, count: count, lists: &lists, into: &selector)
         }
-        select(keys, count: count, lists: &lists, into: &selector)
     }
 
     /// The same with `lists` already holding every key of the row (consumed).
@@ -108,7 +109,7 @@ struct ThresholdTopK {
         if found == k {
             // The usual case: no extra key equals t, every candidate is chosen.
             for c in 0..<k { candidateKey[c] = keys[Int(candidateIndex[c])] }
-            return UnsafePointer(candidateKey).loadVector(at: 0)
+            return chosenKeys
         }
         // Keep every key above t and the first `equalWanted` equal to it (compacting in place,
         // stores without branches).
@@ -124,7 +125,16 @@ struct ThresholdTopK {
             kept &+= take ? 1 : 0
             equalLeft &-= take && isEqual ? 1 : 0
         }
-        return UnsafePointer(candidateKey).loadVector(at: 0)
+        return chosenKeys
+    }
+
+    /// Lanes 0..<8 of the candidate keys, assembled from scalar loads: each one is forwarded from
+    /// the scalar store that wrote it, where a vector load over several fresh stores would wait
+    /// for them to reach the cache.
+    @inline(__always)
+    private var chosenKeys: Keys {
+        let c = candidateKey
+        return Keys(c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7])
     }
 }
 
@@ -145,6 +155,27 @@ struct LaneLists {
     /// The levels the top k of `count` keys needs: k, but no more than the ⌈count/8⌉ keys a lane sees.
     @inline(__always)
     static func levels(k: Int, count: Int) -> Int { min(k, (count &+ 7) >> 3) }
+
+    /// Runs `body` on empty lists `levels` (1…8) deep, with the depth a constant in each inlined
+    /// copy: the level tests inside `insert` and `popThreshold` then vanish, and all the levels
+    /// stay in registers instead of being spilled around untaken branches.
+    @inline(__always)
+    static func withEmpty<Result>(levels: Int, _ body: (inout LaneLists) -> Result) -> Result {
+        @inline(__always) func run(_ depth: Int) -> Result {
+            var lists = LaneLists(levels: depth)
+            return body(&lists)
+        }
+        switch levels {
+        case 1: return run(1)
+        case 2: return run(2)
+        case 3: return run(3)
+        case 4: return run(4)
+        case 5: return run(5)
+        case 6: return run(6)
+        case 7: return run(7)
+        default: return run(8)
+        }
+    }
 
     /// Inserts 8 keys, one per lane (−∞ for a lane without a key).
     @inline(__always)
