@@ -59,6 +59,7 @@ struct Dataset {
     func gather(_ subset: [Int]) -> [Float] {
         let d = columns
         return [Float](unsafeUninitializedCapacity: subset.count * d) { buffer, count in
+            adviseHugePages(UnsafeMutableRawBufferPointer(buffer))
             for (r, i) in subset.enumerated() {
                 (buffer.baseAddress! + r * d).initialize(from: features.row(i), count: d)
             }
@@ -115,9 +116,15 @@ struct Dataset {
         let (n, d) = (rows, columns)
         let features = [Float](unsafeUninitializedCapacity: (n + extra) * d) { buffer, count in
             let base = buffer.baseAddress!
+            adviseHugePages(UnsafeMutableRawBufferPointer(buffer))
             let out = UncheckedSendableBox(base), source = self.features
             Threads.forEachBlock(count: n, blockSize: 4096) { _, range in
-                for i in range { (out.value + i * d).initialize(from: source.row(i), count: d) }
+                if source.rowStride == d, let first = range.first {
+                    // Unpadded rows: the block is one contiguous run.
+                    (out.value + first * d).initialize(from: source.row(first), count: range.count * d)
+                } else {
+                    for i in range { (out.value + i * d).initialize(from: source.row(i), count: d) }
+                }
             }
             fill(base + n * d)
             count = (n + extra) * d

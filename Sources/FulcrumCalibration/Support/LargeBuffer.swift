@@ -3,9 +3,10 @@ import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
+import FulcrumKernels
 
 /// An uninitialised buffer of trivial elements for the metrics' large temporaries (sort keys,
-/// scratch), allocated 2 MiB-aligned and, on Linux, advised to use transparent huge pages.
+/// scratch), allocated 2 MiB-aligned and advised to use transparent huge pages (`adviseHugePages`).
 ///
 /// Fresh memory costs a page fault per 4 KiB page on first touch: for the 80 MB a 10⁷-score sort
 /// needs, that is ~20 000 faults, as long as the sort itself. With huge pages it is ~40.
@@ -19,9 +20,7 @@ final class LargeBuffer<Element>: @unchecked Sendable {
         let alignment = bytes >= 1 << 21 ? 1 << 21 : 64
         var raw: UnsafeMutableRawPointer?
         if posix_memalign(&raw, alignment, bytes) == 0, let raw {
-            #if os(Linux)
-            if bytes >= 1 << 21 { _ = madvise(raw, bytes, MADV_HUGEPAGE) }
-            #endif
+            adviseHugePages(UnsafeMutableRawBufferPointer(start: raw, count: bytes))
             pointer = raw.bindMemory(to: Element.self, capacity: max(1, count))
             systemAllocated = true
         } else {
