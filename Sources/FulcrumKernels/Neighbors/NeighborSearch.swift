@@ -10,10 +10,22 @@ enum NeighborSearch {
     /// swap near-ties, so `k + slack` candidates are re-ranked on exactly recomputed distances.
     static let slack = 2
 
-    /// Blocks of tiles the self search schedules (fewer when there are fewer tiles): enough
-    /// tiles per round to keep every thread busy, few enough rounds that their barriers cost
-    /// nothing.
-    static let scheduleBlocks = 32
+    /// The most blocks of tiles the self search schedules.
+    static let maximumScheduleBlocks = 32
+
+    /// Bytes of prepared points a block may hold and still stay in L2 while another block's
+    /// tiles stream past it.
+    static let blockCacheBytes = 256 << 10
+
+    /// Blocks of tiles for a self search over `points`: two per worker, so that each round of the
+    /// tournament gives every worker a block pair and the rounds (one barrier each) are few; more
+    /// when a block's points would not stay in L2 (`blockCacheBytes`); at most
+    /// `maximumScheduleBlocks` and one per tile. The result does not depend on it.
+    static func scheduleBlocks(_ points: borrowing PreparedPoints, tiles: Int) -> Int {
+        let bytes = points.paddedCount * points.depth * MemoryLayout<Float>.stride
+        let cacheBlocks = (bytes + blockCacheBytes - 1) / blockCacheBytes
+        return max(1, min(tiles, maximumScheduleBlocks, max(2 * Threads.count, cacheBlocks)))
+    }
 
     /// Self search: every unordered pair is computed once, in tile (min tile, max tile), and
     /// offered to both points. The tiles are grouped into `scheduleBlocks` blocks of consecutive
@@ -27,7 +39,7 @@ enum NeighborSearch {
     /// result is the same for any thread count and schedule.
     static func selfCandidates(_ points: borrowing PreparedPoints, width: Int, alpha: Float, update: TileUpdate) -> (lists: NeighborLists, sink: Float) {
         let tiles = (points.paddedCount + tileRows - 1) / tileRows
-        let blocks = min(tiles, scheduleBlocks)
+        let blocks = scheduleBlocks(points, tiles: tiles)
         let lists = NeighborLists(count: points.paddedCount, used: points.count, width: width)
         let (rows, panels, norms) = (UncheckedSendable(points.rows!), UncheckedSendable(points.panels!), UncheckedSendable(points.norms))
         let (depth, padded) = (points.depth, points.paddedCount)
