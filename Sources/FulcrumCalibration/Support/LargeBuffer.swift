@@ -17,7 +17,7 @@ final class LargeBuffer<Element>: @unchecked Sendable {
     init(count: Int) {
         self.count = count
         let bytes = max(1, count) * MemoryLayout<Element>.stride
-        let alignment = bytes >= 1 << 21 ? 1 << 21 : 64
+        let alignment = bytes >= hugePageBytes ? hugePageBytes : 64
         var raw: UnsafeMutableRawPointer?
         if posix_memalign(&raw, alignment, bytes) == 0, let raw {
             adviseHugePages(UnsafeMutableRawBufferPointer(start: raw, count: bytes))

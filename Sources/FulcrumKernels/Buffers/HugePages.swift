@@ -4,6 +4,9 @@ import Glibc
 import Darwin
 #endif
 
+/// The size of a transparent huge page on x86-64 Linux: 2 MiB.
+package let hugePageBytes = 1 << 21
+
 /// Advises the kernel to back the whole 2 MiB pages inside `memory` with transparent huge pages
 /// (Linux; a no-op elsewhere, and for memory holding no whole 2 MiB page).
 ///
@@ -14,7 +17,7 @@ import Darwin
 package func adviseHugePages(_ memory: UnsafeMutableRawBufferPointer) {
     #if os(Linux)
     guard let start = memory.baseAddress else { return }
-    let page = 1 << 21
+    let page = hugePageBytes
     let first = (Int(bitPattern: start) + page - 1) & ~(page - 1)
     let end = (Int(bitPattern: start) + memory.count) & ~(page - 1)
     guard end > first, let aligned = UnsafeMutableRawPointer(bitPattern: first) else { return }
