@@ -26,7 +26,8 @@ extension Float {
         let middle = multiplyAdd(Vector(repeating: 8.333_451_907_3e-3), r, Vector(repeating: 4.166_579_589_4e-2))
         let high = multiplyAdd(Vector(repeating: 1.987_569_15e-4), r, Vector(repeating: 1.398_199_950_7e-3))
         let p = multiplyAdd(r4, high, multiplyAdd(r2, middle, low))
-        let y = multiplyAdd(p, r2, r) + 1
+        // 1 + r is formed beside the polynomial, off its dependency chain (still within 1 ulp).
+        let y = multiplyAdd(p, r2, r + 1)
         return (y, unsafeBitCast(t, to: SIMD8<Int32>.self) &- unsafeBitCast(magic, to: SIMD8<Int32>.self))
     }
 
