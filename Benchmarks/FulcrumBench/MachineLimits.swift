@@ -28,12 +28,8 @@ final class MachineLimits {
             MachineLimits.parallel(threads, count: elements) { (buffer.baseAddress! + $0.lowerBound).update(repeating: 1, count: $0.count) }
         }
         let bytes = Double(elements * MemoryLayout<Float>.stride)
-        func best(_ body: () -> Void) -> Double {
-            body()
-            var times: [Double] = []
-            for _ in 0..<(quick ? 2 : 5) { times.append(MachineLimits.seconds(body)) }
-            return times.min()!
-        }
+        let runs = quick ? 2 : 5
+        func best(_ body: () -> Void) -> Double { MachineLimits.fastest(of: runs, body) }
         func copy(_ t: Int) -> Double {
             2 * bytes / best { MachineLimits.parallel(t, count: elements) { r in
                 let (src, dst) = (UnsafePointer(b.baseAddress! + r.lowerBound), a.baseAddress! + r.lowerBound)
@@ -60,8 +56,8 @@ final class MachineLimits {
         copyAllThreads = copy(threads)
         triadOneThread = triad(1)
         triadAllThreads = triad(threads)
-        fmaPeakGFLOPs = MachineLimits.fmaPeak(threads: threads)
-        expGelemsPerSecond = MachineLimits.expRate(threads: threads)
+        fmaPeakGFLOPs = MachineLimits.fmaPeak(threads: threads, runs: runs)
+        expGelemsPerSecond = MachineLimits.expRate(threads: threads, runs: runs)
     }
 
     /// The measured sgemm (or dgemm) rate in GFLOP/s for C(M×N) = op(A)·op(B) with inner size K,
@@ -98,6 +94,13 @@ final class MachineLimits {
             """
     }
 
+    /// The shortest of `runs` timed calls of `body` after one untimed call: a limit is what the
+    /// machine can do, so a run slowed by a neighbour on the shared host must not lower it.
+    static func fastest(of runs: Int, _ body: () -> Void) -> Double {
+        body()
+        return (0..<runs).map { _ in seconds(body) }.min()!
+    }
+
     static func seconds(_ body: () -> Void) -> Double {
         let start = DispatchTime.now().uptimeNanoseconds
         body()
@@ -115,11 +118,11 @@ final class MachineLimits {
         }
     }
 
-    private static func fmaPeak(threads: Int) -> Double {
+    private static func fmaPeak(threads: Int, runs: Int) -> Double {
         let iterations = 4_000_000
         let perThread = SendableBox(UnsafeMutableBufferPointer<Float>.allocate(capacity: threads))
         defer { perThread.value.deallocate() }
-        let time = seconds {
+        let time = fastest(of: runs) {
             DispatchQueue.concurrentPerform(iterations: threads) { t in
                 let m = SIMD8<Float>(repeating: 0.999_999), a = SIMD8<Float>(repeating: 1e-7)
                 var (x0, x1, x2, x3, x4) = (SIMD8<Float>(repeating: 1), SIMD8<Float>(repeating: 2), SIMD8<Float>(repeating: 3), SIMD8<Float>(repeating: 4), SIMD8<Float>(repeating: 5))
@@ -138,11 +141,11 @@ final class MachineLimits {
         return Double(threads * iterations * 10 * 16) / time * 1e-9
     }
 
-    private static func expRate(threads: Int) -> Double {
+    private static func expRate(threads: Int, runs: Int) -> Double {
         let count = 4096, repeats = 20_000
         let sink = SendableBox(UnsafeMutableBufferPointer<Float>.allocate(capacity: threads))
         defer { sink.value.deallocate() }
-        let time = seconds {
+        let time = fastest(of: runs) {
             DispatchQueue.concurrentPerform(iterations: threads) { t in
                 var x = [Float](repeating: 0, count: count)
                 for i in 0..<count { x[i] = Float(i % 200) * -0.25 }
