@@ -81,18 +81,24 @@ func crossEntropyRow<S: RowScores>(
     // Pass A: segment maxima and the finiteness probe.
     var maxBefore = T.Vector(repeating: -.infinity), maxAfter = maxBefore
     var probe = T.Vector()
-    forEachVector(T.self, from: 0, to: classes) { j, count in
+    // The vectors before the one holding the target, that vector split at the target's lane, the rest.
+    let splitVector = split - split % T.vectorWidth
+    forEachVector(T.self, from: 0, to: splitVector) { j, count in
         let s = scores.scores(at: j, count: count)
         probe += s.probe
-        if j + count <= split {
-            maxBefore = T.maximum(s.z, maxBefore)
-        } else if j > split {
-            maxAfter = T.maximum(s.z, maxAfter)
-        } else {
-            let halves = T.split(s.z, atLane: split - j, fill: -.infinity)
-            maxBefore = T.maximum(halves.before, maxBefore)
-            maxAfter = T.maximum(halves.after, maxAfter)
-        }
+        maxBefore = T.maximum(s.z, maxBefore)
+    }
+    if splitVector < classes {
+        let s = scores.scores(at: splitVector, count: min(T.vectorWidth, classes - splitVector))
+        probe += s.probe
+        let halves = T.split(s.z, atLane: split - splitVector, fill: -.infinity)
+        maxBefore = T.maximum(halves.before, maxBefore)
+        maxAfter = T.maximum(halves.after, maxAfter)
+    }
+    forEachVector(T.self, from: min(classes, splitVector + T.vectorWidth), to: classes) { j, count in
+        let s = scores.scores(at: j, count: count)
+        probe += s.probe
+        maxAfter = T.maximum(s.z, maxAfter)
     }
     let target = y >= 0 ? scores.target(y) : (z: -T.infinity, probe: 0, slope: 0)
     guard probe.sum().isFinite else {
