@@ -29,9 +29,8 @@ final class MachineLimits {
         }
         let bytes = Double(elements * MemoryLayout<Float>.stride)
         let runs = quick ? 2 : 5
-        func best(_ body: () -> Void) -> Double { MachineLimits.fastest(of: runs, body) }
         func copy(_ t: Int) -> Double {
-            2 * bytes / best { MachineLimits.parallel(t, count: elements) { r in
+            2 * bytes / MachineLimits.fastest(of: runs) { MachineLimits.parallel(t, count: elements) { r in
                 let (src, dst) = (UnsafePointer(b.baseAddress! + r.lowerBound), a.baseAddress! + r.lowerBound)
                 var j = 0
                 while j + 8 <= r.count {
@@ -41,7 +40,7 @@ final class MachineLimits {
             } } * 1e-9
         }
         func triad(_ t: Int) -> Double {
-            3 * bytes / best { MachineLimits.parallel(t, count: elements) { r in
+            3 * bytes / MachineLimits.fastest(of: runs) { MachineLimits.parallel(t, count: elements) { r in
                 let (x, y, dst) = (UnsafePointer(b.baseAddress! + r.lowerBound), UnsafePointer(c.baseAddress! + r.lowerBound), a.baseAddress! + r.lowerBound)
                 var j = 0
                 while j + 8 <= r.count {
