@@ -2,8 +2,7 @@
 /// parallel and turn the candidate lists into the exact, tie-broken answer.
 enum NeighborSearch {
     /// Rows and columns per tile (a multiple of `PreparedPoints.padding`): 96 prepared rows of up
-    /// to 128 Floats and the tile's 96 × 96 distances stay in L2 while a 16-point panel streams
-    /// through L1.
+    /// to 128 Floats stay in L2 while a 16-point panel streams through L1.
     static let tileRows = 96
 
     /// Extra candidates kept per list beyond `k`: the approximate Gram-expansion distances may
@@ -59,20 +58,10 @@ enum NeighborSearch {
                         for columnTile in tileRange(columnBlock) where columnTile >= rowTile {
                             let rowRange = rowTile * tileRows ..< min(padded, (rowTile + 1) * tileRows)
                             let columnRange = columnTile * tileRows ..< min(padded, (columnTile + 1) * tileRows)
-                            tile.compute(rows: rows.value, rowNorms: norms.value, rowRange: rowRange,
-                                         panels: panels.value, columnNorms: norms.value, columnRange: columnRange,
-                                         depth: depth, alpha: alpha)
-                            if update == .distanceOnly {
-                                sink += tile.checksum(columnCount: columnRange.count)
-                                continue
-                            }
-                            let (first, count) = (rowRange.lowerBound, rowRange.count)
-                            let (firstColumn, columnCount) = (columnRange.lowerBound, columnRange.count)
-                            if columnTile == rowTile { tile.excludeDiagonal(count: count) }
-                            tile.offerToRows(lists, firstRow: first, rowCount: count, firstColumn: firstColumn, columnCount: columnCount)
-                            if columnTile != rowTile {
-                                tile.offerToColumns(lists, firstRow: first, rowCount: count, firstColumn: firstColumn, columnCount: columnCount)
-                            }
+                            let diagonal = columnTile == rowTile
+                            sink += tile.compute(rows: rows.value, rowNorms: norms.value, rowRange: rowRange,
+                                                 panels: panels.value, columnNorms: norms.value, columnRange: columnRange, depth: depth, alpha: alpha,
+                                                 offers: update == .select ? TileOffers(lists: lists, toColumns: !diagonal, diagonal: diagonal) : nil)
                         }
                     }
                 }
@@ -100,16 +89,10 @@ enum NeighborSearch {
             let rowRange = block * tileRows ..< min(padded, (block + 1) * tileRows)
             DistanceTile.with { tile in
                 for firstColumn in stride(from: 0, to: basePadded, by: tileRows) {
-                    let columnRange = firstColumn ..< min(basePadded, firstColumn + tileRows)
-                    tile.compute(rows: rows.value, rowNorms: rowNorms.value, rowRange: rowRange,
-                                 panels: panels.value, columnNorms: columnNorms.value, columnRange: columnRange,
-                                 depth: depth, alpha: alpha)
-                    if update == .distanceOnly {
-                        sink += tile.checksum(columnCount: columnRange.count)
-                    } else {
-                        tile.offerToRows(lists, firstRow: rowRange.lowerBound, rowCount: rowRange.count,
-                                         firstColumn: firstColumn, columnCount: columnRange.count)
-                    }
+                    sink += tile.compute(rows: rows.value, rowNorms: rowNorms.value, rowRange: rowRange,
+                                         panels: panels.value, columnNorms: columnNorms.value,
+                                         columnRange: firstColumn ..< min(basePadded, firstColumn + tileRows), depth: depth, alpha: alpha,
+                                         offers: update == .select ? TileOffers(lists: lists, toColumns: false, diagonal: false) : nil)
                 }
             }
             sinks.value[block] = sink
