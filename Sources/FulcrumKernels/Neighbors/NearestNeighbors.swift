@@ -58,6 +58,7 @@ public enum NearestNeighbors {
         let preparedBase = PreparedPoints(base, transform: transform, rows: false, panels: true)
         let width = min(k + NeighborSearch.slack, base.rows)
         let (lists, _) = NeighborSearch.queryCandidates(preparedQueries, preparedBase, width: width, alpha: transform.alpha, update: .select)
+        defer { lists.deallocate() }
         NeighborSearch.finish(lists, rows: queries.rows, k: k,
                               exact: exactDistance(metric, queries, base), indices: indices, distances: distances)
     }
@@ -81,6 +82,7 @@ public enum NearestNeighbors {
         let prepared = PreparedPoints(points, transform: transform, rows: true, panels: true)
         let width = min(k + NeighborSearch.slack, points.rows - 1)
         let (lists, _) = NeighborSearch.selfCandidates(prepared, width: width, alpha: transform.alpha, update: .select)
+        defer { lists.deallocate() }
         NeighborSearch.finish(lists, rows: points.rows, k: k,
                               exact: exactDistance(metric, points, points), indices: indices, distances: distances)
     }
@@ -264,6 +266,8 @@ extension NearestNeighbors {
     public static func _selfDistanceTilesOnly(_ points: MatrixView<Float>, metric: Metric = .squaredEuclidean) -> Float {
         let transform = PointTransform(metric: metric, base: points, queries: nil)
         let prepared = PreparedPoints(points, transform: transform, rows: true, panels: true)
-        return NeighborSearch.selfCandidates(prepared, width: 1, alpha: transform.alpha, update: .distanceOnly).sink
+        let (lists, sink) = NeighborSearch.selfCandidates(prepared, width: 1, alpha: transform.alpha, update: .distanceOnly)
+        lists.deallocate()
+        return sink
     }
 }

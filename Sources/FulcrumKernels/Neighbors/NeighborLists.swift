@@ -13,8 +13,11 @@ import CBLASShim
 ///
 /// The top-`width` of a set under a total order does not depend on the order candidates arrive
 /// in, so the lists' final contents do not depend on the tile schedule or the thread count.
+///
+/// A value over its own storage, released by `deallocate()`: copies share the storage and cost
+/// no reference counting, which matters because every worker thread's tiles use the same lists.
 @usableFromInline
-final class NeighborLists: @unchecked Sendable {
+struct NeighborLists: @unchecked Sendable {
     @usableFromInline let count: Int
     @usableFromInline let width: Int
     /// Slots per list: 8 when `width ≤ 8` (the vector insertion), else `width`. List `i`'s
@@ -42,7 +45,8 @@ final class NeighborLists: @unchecked Sendable {
         worstIndex.initialize(repeating: .max, count: count)
     }
 
-    deinit {
+    /// Frees the storage; no copy may be used afterwards.
+    func deallocate() {
         UnsafeMutableRawPointer(distances).deallocate()
         UnsafeMutableRawPointer(indices).deallocate()
         worst.deallocate()
