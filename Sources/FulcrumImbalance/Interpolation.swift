@@ -2,63 +2,147 @@ import FulcrumKernels
 
 /// The synthetic rows of the SMOTE family: `x_seed + gap · (x_partner − x_seed)`.
 ///
-/// The plan (seed row, partner row, gap) is drawn in fixed blocks of samples, each from its own
-/// stream seeded by the caller's generator (see `addUniform`); the rows are then written in parallel, each from its own plan entry, in Double and rounded once
-/// to Float, so that the result is independent of the thread count and lies on the segment up to
-/// that one rounding.
+/// A plan is a list of runs of consecutive rows, each of one class: rows listed one by one
+/// (`add`), or rows drawn uniformly from a table of (seed, partner) pairs (`addUniform`). A
+/// uniform run stores only its pair table and a stream seed; its (seed, partner, gap) triples are
+/// drawn where the rows are written, in fixed blocks of `drawBlock` rows, each block from its own
+/// stream. The rows are written in parallel, in Double and rounded once to Float, so the result is
+/// independent of the thread count and lies on the segment up to that one rounding.
 struct InterpolationPlan {
-    var seeds: [Int] = []
-    var partners: [Int] = []
-    var gaps: [Double] = []
-    var labels: [Int] = []
-
-    var count: Int { seeds.count }
-
-    mutating func add(seed: Int, partner: Int, gap: Double, label: Int) {
-        seeds.append(seed)
-        partners.append(partner)
-        gaps.append(gap)
-        labels.append(label)
+    /// Where a run's rows come from.
+    private enum Source {
+        /// Rows `first ..< first + count` of the listed tables.
+        case listed(first: Int)
+        /// Rows drawn from a pair table (see `addUniform`).
+        case uniform(UniformDraws)
     }
 
-    /// Samples per block of `addUniform`'s parallel draws (fixed: the draws do not depend on the
-    /// thread count).
+    private var runs: [(source: Source, label: Int, count: Int)] = []
+    private var listedSeeds: [Int] = []
+    private var listedPartners: [Int] = []
+    private var listedGaps: [Double] = []
+
+    /// Synthetic rows planned.
+    private(set) var count = 0
+
+    /// The label of every planned row, in order.
+    var labels: [Int] { runs.flatMap { repeatElement($0.label, count: $0.count) } }
+
+    /// Plans one row: `seed + gap · (partner − seed)`, with dataset rows `seed` and `partner`.
+    mutating func add(seed: Int, partner: Int, gap: Double, label: Int) {
+        if let last = runs.last, case .listed = last.source, last.label == label {
+            runs[runs.count - 1].count += 1
+        } else {
+            runs.append((.listed(first: listedSeeds.count), label, 1))
+        }
+        listedSeeds.append(seed)
+        listedPartners.append(partner)
+        listedGaps.append(gap)
+        count += 1
+    }
+
+    /// Samples per block of a uniform run's draws (fixed: the draws do not depend on the thread
+    /// count).
     static let drawBlock = 4096
 
-    /// imbalanced-learn's `_make_samples`: `count` rows whose seed and neighbour are drawn
-    /// uniformly among the `seeds.count × k` (seed, neighbour) pairs, with gap uniform in
-    /// `[0, stepSize)`.
+    /// imbalanced-learn's `_make_samples`: `count` rows whose (seed, partner) is drawn uniformly
+    /// among `pairs`, with gap uniform in `[0, stepSize)`.
     ///
-    /// One value is drawn from `generator`; sample block `b` (`drawBlock` samples) then draws from
-    /// its own `SplitMix64` seeded by that value and `b`, so the blocks are drawn in parallel and
-    /// the plan is the same for any thread count.
+    /// One value is drawn from `generator` now; sample block `b` of the run (`drawBlock` samples)
+    /// later draws from its own `SplitMix64` seeded by that value and `b`, so the blocks are drawn
+    /// in parallel, where they are written, and the plan is the same for any thread count.
+    mutating func addUniform(count: Int, pairs: NeighborPairs, stepSize: Double, label: Int, generator: inout some RandomNumberGenerator) {
+        guard count > 0, !pairs.seeds.isEmpty else { return }
+        runs.append((.uniform(UniformDraws(pairs: pairs, stream: generator.next(), stepSize: stepSize)), label, count))
+        self.count += count
+    }
+
+    /// `addUniform` over the pairs (seed `seeds[p]`, each of `neighbors[p]`).
     mutating func addUniform(
-        count: Int, seeds seedRows: [Int], neighbors: [[Int]], stepSize: Double, label: Int, generator: inout some RandomNumberGenerator
+        count: Int, seeds: [Int], neighbors: [[Int]], stepSize: Double, label: Int, generator: inout some RandomNumberGenerator
     ) {
-        // Pair q = p·k + c as flat tables, so that a draw is two loads (no division by k); each
-        // seed is repeated once per neighbour it has, so the two tables always line up.
-        let pairSeeds = zip(seedRows, neighbors).flatMap { seed, list in repeatElement(seed, count: list.count) }
-        let pairPartners = neighbors.flatMap { $0 }
-        guard count > 0, !pairSeeds.isEmpty else { return }
-        let stream = generator.next()
-        let start = seeds.count
-        seeds.append(contentsOf: repeatElement(0, count: count))
-        partners.append(contentsOf: repeatElement(0, count: count))
-        gaps.append(contentsOf: repeatElement(0, count: count))
-        labels.append(contentsOf: repeatElement(label, count: count))
-        seeds.withUnsafeMutableBufferPointer { seedBuffer in
-            partners.withUnsafeMutableBufferPointer { partnerBuffer in
-                gaps.withUnsafeMutableBufferPointer { gapBuffer in
-                    let out = UncheckedSendableBox((seedBuffer.baseAddress! + start, partnerBuffer.baseAddress! + start, gapBuffer.baseAddress! + start))
-                    Threads.forEachBlock(count: count, blockSize: Self.drawBlock) { block, range in
-                        var blockGenerator = SplitMix64(seed: Self.blockSeed(stream, block))
-                        for r in range {
-                            let q = blockGenerator.nextIndex(below: pairSeeds.count)
-                            out.value.0[r] = pairSeeds[q]
-                            out.value.1[r] = pairPartners[q]
-                            out.value.2[r] = stepSize * blockGenerator.nextUnit()
-                        }
+        addUniform(count: count, pairs: NeighborPairs(seeds: seeds, neighbors: neighbors), stepSize: stepSize, label: label, generator: &generator)
+    }
+
+    /// The seed row of every planned row, in order.
+    func seedRows() -> [Int] {
+        var result: [Int] = []
+        result.reserveCapacity(count)
+        for run in runs {
+            switch run.source {
+            case .listed(let first):
+                result += listedSeeds[first ..< first + run.count]
+            case .uniform(let draws):
+                for block in 0 ..< (run.count + Self.drawBlock - 1) / Self.drawBlock {
+                    draws.forEachDraw(block: block, count: run.count) { _, seed, _, _ in result.append(seed) }
+                }
+            }
+        }
+        return result
+    }
+
+    /// Writes the planned rows, row-major, at `target` (`count × D` elements).
+    func write(from features: MatrixView<Float>, into target: UnsafeMutablePointer<Float>) {
+        let d = features.columns
+        var start = target
+        for run in runs {
+            let out = UncheckedSendableBox(start)
+            switch run.source {
+            case .listed(let first):
+                let (seeds, partners, gaps) = (listedSeeds, listedPartners, listedGaps)
+                Threads.forEachBlock(count: run.count, blockSize: 1024) { _, range in
+                    for r in range {
+                        interpolate(features.row(seeds[first + r]), features.row(partners[first + r]), gaps[first + r], d, into: out.value + r * d)
                     }
+                }
+            case .uniform(let draws):
+                Threads.forEachBlock(count: run.count, blockSize: Self.drawBlock) { block, _ in
+                    draws.forEachDraw(block: block, count: run.count) { r, seed, partner, gap in
+                        interpolate(features.row(seed), features.row(partner), gap, d, into: out.value + r * d)
+                    }
+                }
+            }
+            start += run.count * d
+        }
+    }
+}
+
+/// The (seed, partner) pairs a uniform run draws from, as two aligned tables: pair `q` is
+/// `(seeds[q], partners[q])`, so that a draw is two loads (no division by a neighbour count).
+struct NeighborPairs {
+    var seeds: [Int]
+    var partners: [Int]
+
+    /// The pairs (seed `seeds[p]`, each of `neighbors[p]`), seed by seed.
+    init(seeds: [Int], neighbors: [[Int]]) {
+        self.seeds = zip(seeds, neighbors).flatMap { seed, list in repeatElement(seed, count: list.count) }
+        partners = neighbors.flatMap { $0 }
+    }
+
+    init(seeds: [Int], partners: [Int]) {
+        self.seeds = seeds
+        self.partners = partners
+    }
+}
+
+/// The draws of a uniform run: block `b` of `drawBlock` rows draws from `SplitMix64` seeded by
+/// `blockSeed(stream, b)`, for each row in order a pair index and then a gap.
+private struct UniformDraws {
+    let pairs: NeighborPairs
+    let stream: UInt64
+    let stepSize: Double
+
+    /// Calls `body(row, seed, partner, gap)` for the rows of draw block `block` of a run of
+    /// `count` rows, in order.
+    @inline(__always)
+    func forEachDraw(block: Int, count: Int, _ body: (Int, Int, Int, Double) -> Void) {
+        var generator = SplitMix64(seed: Self.blockSeed(stream, block))
+        let blockSize = InterpolationPlan.drawBlock
+        pairs.seeds.withUnsafeBufferPointer { seeds in
+            pairs.partners.withUnsafeBufferPointer { partners in
+                for r in block * blockSize ..< min(count, (block + 1) * blockSize) {
+                    let q = generator.nextIndex(below: seeds.count)
+                    body(r, seeds[q], partners[q], stepSize * generator.nextUnit())
                 }
             }
         }
@@ -70,22 +154,24 @@ struct InterpolationPlan {
         var mixer = SplitMix64(seed: stream ^ (UInt64(block) &* 0xD1B5_4A32_D192_ED03))
         return mixer.next()
     }
+}
 
-    /// Writes the planned rows, row-major, at `target` (`count × D` elements).
-    func write(from features: MatrixView<Float>, into target: UnsafeMutablePointer<Float>) {
-        let d = features.columns
-        let out = UncheckedSendableBox(target)
-        let (seeds, partners, gaps) = (self.seeds, self.partners, self.gaps)
-        Threads.forEachBlock(count: count, blockSize: 1024) { _, range in
-            for r in range {
-                let (x, y, g) = (features.row(seeds[r]), features.row(partners[r]), gaps[r])
-                let row = out.value + r * d
-                for c in 0..<d {
-                    let a = Double(x[c])
-                    row[c] = Float(a + g * (Double(y[c]) - a))
-                }
-            }
-        }
+/// `target[c] = x[c] + gap · (y[c] − x[c])` for `c < d`, in Double and rounded once to Float;
+/// four lanes at a time (the same operations per lane as the scalar tail, so the same result).
+@inline(__always)
+private func interpolate(_ x: UnsafePointer<Float>, _ y: UnsafePointer<Float>, _ gap: Double, _ d: Int, into target: UnsafeMutablePointer<Float>) {
+    let g = SIMD4<Double>(repeating: gap)
+    var c = 0
+    while c + 4 <= d {
+        let a = SIMD4<Double>(UnsafeRawPointer(x + c).loadUnaligned(as: SIMD4<Float>.self))
+        let b = SIMD4<Double>(UnsafeRawPointer(y + c).loadUnaligned(as: SIMD4<Float>.self))
+        UnsafeMutableRawPointer(target + c).storeBytes(of: SIMD4<Float>(a + g * (b - a)), as: SIMD4<Float>.self)
+        c += 4
+    }
+    while c < d {
+        let a = Double(x[c])
+        target[c] = Float(a + gap * (Double(y[c]) - a))
+        c += 1
     }
 }
 

@@ -42,8 +42,8 @@ public struct SMOTE: Sampler {
         }
         for (label, count) in targets where count > 0 {
             let rows = dataset.rows(of: label)
-            let neighbors = try dataset.neighborsWithin(rows, k: kNeighbors)
-            plan.addUniform(count: count, seeds: rows, neighbors: neighbors, stepSize: 1, label: label, generator: &generator)
+            let pairs = try dataset.neighborPairs(within: rows, k: kNeighbors)
+            plan.addUniform(count: count, pairs: pairs, stepSize: 1, label: label, generator: &generator)
         }
     }
 }

@@ -67,7 +67,7 @@ public struct SMOTENC: Sampler {
         }
         // The categorical vote of each synthetic row, drawn in plan order after the plan.
         var votes: [[Float]] = []
-        for seed in plan.seeds {
+        for seed in plan.seedRows() {
             votes.append(categorical.map { c in
                 mostFrequent(neighborsOf[seed]!.map { features[$0, c] }, generator: &generator)
             })
