@@ -97,9 +97,15 @@ struct InterpolationPlan {
                 }
             case .uniform(let draws):
                 Threads.forEachBlock(count: run.count, blockSize: Self.drawBlock) { block, _ in
+                    // One draw ahead: its two rows are fetched while the previous row is written.
+                    var previous: (row: Int, seed: Int, partner: Int, gap: Double)?
                     draws.forEachDraw(block: block, count: run.count) { r, seed, partner, gap in
-                        interpolate(features.row(seed), features.row(partner), gap, d, into: out.value + r * d)
+                        prefetchRow(features.row(seed), d)
+                        prefetchRow(features.row(partner), d)
+                        if let p = previous { interpolate(features.row(p.seed), features.row(p.partner), p.gap, d, into: out.value + p.row * d) }
+                        previous = (r, seed, partner, gap)
                     }
+                    if let p = previous { interpolate(features.row(p.seed), features.row(p.partner), p.gap, d, into: out.value + p.row * d) }
                 }
             }
             start += run.count * d
@@ -173,6 +179,17 @@ private func interpolate(_ x: UnsafePointer<Float>, _ y: UnsafePointer<Float>, _
         target[c] = Float(a + gap * (Double(y[c]) - a))
         c += 1
     }
+}
+
+/// Hints that the `d` Floats at `x` will be read soon: one prefetch per 64-byte line they touch.
+@inline(__always)
+private func prefetchRow(_ x: UnsafePointer<Float>, _ d: Int) {
+    var c = 0
+    while c < d {
+        x.prefetch(at: c)
+        c += 16
+    }
+    x.prefetch(at: d - 1)
 }
 
 /// Moves a pointer into a parallel-for body; each block writes disjoint rows.

@@ -113,20 +113,22 @@ enum NeighborSearch {
         Threads.forEachBlock(count: rows, blockSize: 256) { _, range in
             withUnsafeTemporaryAllocation(of: (distance: Double, index: Int).self, capacity: width) { ranked in
                 for i in range {
-                    // Insertion sort of the candidates under (exact distance, index) in a fixed buffer.
+                    // All exact distances first (independent, so their row loads overlap), then an
+                    // insertion sort under (exact distance, index) in the same fixed buffer.
                     var count = 0
-                    for e in 0..<width {
-                        let j = lists.indices[i * stride + e]
-                        if j == .max { break }
-                        let candidate = (distance: exact(i, Int(j)), index: Int(j))
-                        var p = count
+                    while count < width, case let j = lists.indices[i * stride + count], j != .max {
+                        ranked[count] = (exact(i, Int(j)), Int(j))
+                        count += 1
+                    }
+                    for e in 1 ..< max(1, count) {
+                        let candidate = ranked[e]
+                        var p = e
                         while p > 0, candidate.distance < ranked[p - 1].distance
                             || (candidate.distance == ranked[p - 1].distance && candidate.index < ranked[p - 1].index) {
                             ranked[p] = ranked[p - 1]
                             p -= 1
                         }
                         ranked[p] = candidate
-                        count += 1
                     }
                     for e in 0..<min(count, k) {
                         indices[i, e] = ranked[e].index
