@@ -6,7 +6,10 @@ import FulcrumKernels
 struct InterpolationPlanTests {
     /// Six points with D = 5 (not a multiple of the four-lane step), values of mixed sign and scale.
     let columns = 5
-    let features: [Float] = (0..<30).map { i in Float((i * 37) % 23 - 11) * (i % 3 == 0 ? 0.125 : 3.5) }
+    let features: [Float] = (0..<30).map { (i: Int) -> Float in
+        let value = Float((i * 37) % 23 - 11)
+        return i % 3 == 0 ? value * 0.125 : value * 3.5
+    }
 
     /// `x + gap·(y − x)` in Double, rounded once: the definition the plan promises.
     func expectedRow(_ seed: Int, _ partner: Int, _ gap: Double) -> [Float] {
