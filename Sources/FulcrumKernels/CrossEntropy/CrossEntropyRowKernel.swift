@@ -20,7 +20,10 @@ struct CrossEntropyPlan<T: FulcrumFloat>: @unchecked Sendable {
     @usableFromInline var smoothing: Double
     @usableFromInline var zLossCoefficient: Double
     /// The per-row modulation (the focal factor, or a caller's), nil for plain cross-entropy.
-    @usableFromInline var modulation: (any CrossEntropyRowModulation)?
+    @usableFromInline let modulation: (any CrossEntropyRowModulation)?
+    /// `modulation != nil`, stored so that a plain row tests a Bool instead of the existential
+    /// (whose optional test and copy go through runtime witness calls on every row).
+    @usableFromInline let isModulated: Bool
     /// Σ_j w_j over all classes (the class count without weights).
     @usableFromInline var weightTotal: Double
     /// Upstream gradient × 1/denominator for `.mean`.
@@ -38,6 +41,7 @@ struct CrossEntropyPlan<T: FulcrumFloat>: @unchecked Sendable {
         self.smoothing = smoothing
         self.zLossCoefficient = zLossCoefficient
         self.modulation = modulation
+        isModulated = modulation != nil
         self.weightTotal = weightTotal
         self.gradientScale = gradientScale
         self.hasExclusions = hasExclusions
@@ -172,7 +176,7 @@ func crossEntropyRow<S: RowScores>(
         let ce = (1 - smoothing) * wy * nll + (smoothing > 0 ? spread * (smoothSum + includedWeight * logS) : 0)
         let miss = rest / s  // 1 − p_y, accurate near p_y = 1
         var modulation = 1.0, slope = 0.0, loss = ce  // ∂ℓ/∂CE and −∂ℓ/∂log p_y
-        if let hook = plan.modulation {
+        if plan.isModulated, let hook = plan.modulation {
             let r = hook.modulate(CrossEntropyRowStatistics(
                 row: row, target: y, targetWeight: wy, negativeLogLikelihood: nll,
                 targetProbability: ey / s, missProbability: miss, crossEntropy: ce))
