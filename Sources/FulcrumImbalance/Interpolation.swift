@@ -125,6 +125,7 @@ struct NeighborPairs {
         partners = neighbors.flatMap { $0 }
     }
 
+    /// The pairs `(seeds[q], partners[q])`; the two tables have the same length.
     init(seeds: [Int], partners: [Int]) {
         self.seeds = seeds
         self.partners = partners
