@@ -70,18 +70,24 @@ struct Dataset {
     /// The `k` nearest neighbours of each row of `subset` among `subset` itself (self excluded
     /// by index), as rows of the dataset: `result[p]` belongs to `subset[p]`.
     func neighborsWithin(_ subset: [Int], k: Int) throws -> [[Int]] {
-        let pairs = try neighborPairs(within: subset, k: k)
-        return (0..<subset.count).map { p in Array(pairs.partners[p * k ..< (p + 1) * k]) }
+        let partners = try flatNeighbors(within: subset, k: k)
+        return (0..<subset.count).map { p in Array(partners[p * k ..< (p + 1) * k]) }
     }
 
     /// `neighborsWithin` as one flat pair table: pair `p·k + e` is `subset[p]` and its `e`-th
     /// nearest neighbour.
     func neighborPairs(within subset: [Int], k: Int) throws -> NeighborPairs {
+        NeighborPairs(seeds: subset.flatMap { repeatElement($0, count: k) }, partners: try flatNeighbors(within: subset, k: k))
+    }
+
+    /// Row-major `subset.count × k`: the neighbours of `subset[p]` at `p·k ..< (p + 1)·k`, as
+    /// rows of the dataset.
+    private func flatNeighbors(within subset: [Int], k: Int) throws -> [Int] {
         let data = gather(subset)
         let table = try data.withUnsafeBufferPointer {
             try NearestNeighbors.searchSelf(MatrixView(unchecked: $0.baseAddress, rows: subset.count, columns: columns, rowStride: columns), k: k)
         }
-        return NeighborPairs(seeds: subset.flatMap { repeatElement($0, count: k) }, partners: table.indices.map { subset[$0] })
+        return table.indices.map { subset[$0] }
     }
 
     /// The `k` nearest rows of `base` to each row of `queries` (a query that is also in `base`
