@@ -91,14 +91,15 @@ private func calibrationErrorBenchmark(_ context: BenchContext) throws {
     }
     let view = MatrixView(unchecked: UnsafePointer(p.baseAddress), rows: n, columns: c, rowStride: c)
     var value = 0.0, reference = 0.0
-    let seconds = try labels.withUnsafeBufferPointer { y in
-        try context.median { value = try CalibrationMetrics.calibrationError(probabilities: view, labels: y).expectedCalibrationError }
+    let timing = try labels.withUnsafeBufferPointer { y in
+        try context.timedAgainstLimits { value = try CalibrationMetrics.calibrationError(probabilities: view, labels: y).expectedCalibrationError }
     }
+    let seconds = timing.seconds
     let plain = context.median(runs: 1, warmUp: 0) { reference = plainTopLabelECE(view, labels, bins: 15) }
     let gbs = Double(n * (c + 1) * 4) / seconds * 1e-9
     context.report(BenchRow(
         name: name, shape: "\(n)x\(c) 15 bins", medianMs: seconds * 1e3, achieved: gbs, unit: "GB/s",
-        rooflineRatio: gbs / context.limits.copyAllThreads, baselineSpeedup: plain / seconds,
+        rooflineRatio: gbs / timing.copyGBs, baselineSpeedup: plain / seconds,
         note: "validation fused; |value - plain| = \(abs(value - reference))"))
 }
 
@@ -139,21 +140,22 @@ private func temperatureBenchmark(_ context: BenchContext) throws {
         for j in 0..<c { logits[i * c + j] = Float(2 * (random.uniform(-2, 2) + (j == label ? 2.5 : 0))) }
     }
     var fitted = 0.0, iterations = 0, reference = 0.0
-    let (seconds, plain) = try logits.withUnsafeBufferPointer { x in
+    let (timing, plain) = try logits.withUnsafeBufferPointer { x in
         try labels.withUnsafeBufferPointer { y in
             let view = MatrixView(unchecked: x.baseAddress, rows: n, columns: c, rowStride: c)
-            let seconds = try context.median(runs: context.quick ? 3 : 5) {
+            let timing = try context.timedAgainstLimits(runs: context.quick ? 3 : 5) {
                 let fit = try TemperatureScaling(logits: view, labels: y)
                 (fitted, iterations) = (fit.temperature, fit.iterations)
             }
             let plain = context.median(runs: 1, warmUp: 0) { reference = plainTemperature(view, y) }
-            return (seconds, plain)
+            return (timing, plain)
         }
     }
+    let seconds = timing.seconds
     let gbs = Double(iterations * n * c * 4) / seconds * 1e-9
     context.report(BenchRow(
         name: name, shape: "\(n)x\(c)", medianMs: seconds * 1e3, achieved: gbs, unit: "GB/s",
-        rooflineRatio: gbs / context.limits.copyAllThreads, baselineSpeedup: plain / seconds,
+        rooflineRatio: gbs / timing.copyGBs, baselineSpeedup: plain / seconds,
         note: "\(iterations) Newton steps (logits read once per step counted); T = \(Table.fmt(fitted, 4)), plain T = \(Table.fmt(reference, 4))"))
 }
 

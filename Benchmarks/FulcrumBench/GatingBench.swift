@@ -4,7 +4,10 @@ import FulcrumMoE
 
 /// Family `gating`: the router forward (scores, top-k, weights, counts, load-balancing loss,
 /// z-loss) and forward + backward, against max(ideal bytes / copy bandwidth, exponentials / exp
-/// rate) and a plain scalar Swift router timed in the same run.
+/// rate) and a plain scalar Swift router timed in the same run. Its targets are times, and its
+/// logits (16–64 MiB) are timed back to back with warm caches, as a training step's router runs
+/// on the gate's fresh output: the limits are the run's start-up figures, not samples between
+/// runs (`BenchContext.timedAgainstLimits` would flush the caches before every run).
 func gatingBenchmarks(_ context: BenchContext) throws {
     let n = context.quick ? 4096 : 65536
     let shapes: [(experts: Int, nulls: Int, k: Int, shape: String, forwardTarget: Double?)] = [

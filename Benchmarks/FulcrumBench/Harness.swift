@@ -57,8 +57,30 @@ final class BenchContext {
             try body()
             times.append(Double(DispatchTime.now().uptimeNanoseconds - start) * 1e-9)
         }
-        times.sort()
-        return times[times.count / 2]
+        return BenchContext.middle(times)
+    }
+
+    /// The median of `values` (the upper one of an even count).
+    static func middle(_ values: [Double]) -> Double { values.sorted()[values.count / 2] }
+
+    /// Times `body` like `median`, and before each timed run samples the stream copy and the
+    /// vector exp rate once (`MachineLimits.copySample`, `expSample`): the medians of the three
+    /// series are taken over the same seconds, so a slow phase of the shared host slows the case
+    /// and its limits alike, and the ratio compares like with like. Each timed run then starts
+    /// with cold caches (the copy streams 1 GiB), as a memory roofline assumes; cases whose input
+    /// would fit in the last-level cache and whose targets are times use `median` instead.
+    func timedAgainstLimits(runs: Int? = nil, warmUp: Int = 1, _ body: () throws -> Void) rethrows -> LimitedTiming {
+        for _ in 0..<warmUp { try body() }
+        var times: [Double] = [], copies: [Double] = [], exps: [Double] = []
+        for _ in 0..<(runs ?? (quick ? 3 : 7)) {
+            copies.append(limits.copySample())
+            exps.append(limits.expSample())
+            let start = DispatchTime.now().uptimeNanoseconds
+            try body()
+            times.append(Double(DispatchTime.now().uptimeNanoseconds - start) * 1e-9)
+        }
+        return LimitedTiming(seconds: BenchContext.middle(times), copyGBs: BenchContext.middle(copies),
+                             expGelemsPerSecond: BenchContext.middle(exps))
     }
 
     /// Adds a row to the report and prints its progress line.
@@ -67,6 +89,15 @@ final class BenchContext {
         print("  " + Table.line(row))
         fflush(nil)
     }
+}
+
+/// A case's median time and the machine's limits sampled between its runs (medians).
+struct LimitedTiming {
+    var seconds: Double
+    /// Stream copy on all threads, GB/s (bytes read + bytes written).
+    var copyGBs: Double
+    /// Vector exp on cache-resident Floats, all threads.
+    var expGelemsPerSecond: Double
 }
 
 /// The printed table.

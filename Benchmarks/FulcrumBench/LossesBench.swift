@@ -5,7 +5,7 @@ import FulcrumLosses
 /// Family `loss-…`: every FulcrumLosses loss, forward+backward (Float, mean reduction; the
 /// gradient written over the logits where the loss allows it, as the cross-entropy family does,
 /// else into its own buffer). The roofline is max(ideal bytes ÷ stream-copy bandwidth,
-/// transcendentals ÷ vector exp rate), both measured in the same run, as for the gating family.
+/// transcendentals ÷ vector exp rate), both sampled between the case's own runs.
 /// Ideal bytes count every N×C tensor the loss must move once: logits read + gradient written
 /// (2); two inputs per element, KD's teacher row or BCE's targets (3); preference losses read the
 /// logits twice because a sequence loss's upstream needs every token first (3). Transcendentals
@@ -127,16 +127,17 @@ private func lossCases(_ context: BenchContext, _ b: LossBenchBuffers) throws {
 }
 
 /// Times `body`, and the scalar baseline when given, and reports the row against
-/// max(bytes ÷ copy bandwidth, transcendentals ÷ exp rate).
+/// max(bytes ÷ copy bandwidth, transcendentals ÷ exp rate), both sampled between its runs.
 private func report(_ context: BenchContext, _ name: String, _ b: LossBenchBuffers, streams: Int, transcendentals: Int,
                     baseline: (() -> Void)? = nil, _ body: () throws -> Void) throws {
     guard context.wants(name) else { return }
-    let seconds = try context.median(warmUp: 2, body)
+    let timing = try context.timedAgainstLimits(warmUp: 2, body)
+    let seconds = timing.seconds
     let plain = baseline.map { run in context.median(runs: context.quick ? 1 : 3, warmUp: 0, run) }
     let elements = Double(b.rows * b.classes)
     let bytes = Double(streams) * elements * Double(MemoryLayout<Float>.stride)
-    let memory = bytes / (context.limits.copyAllThreads * 1e9)
-    let exps = Double(transcendentals) * elements / (context.limits.expGelemsPerSecond * 1e9)
+    let memory = bytes / (timing.copyGBs * 1e9)
+    let exps = Double(transcendentals) * elements / (timing.expGelemsPerSecond * 1e9)
     context.report(BenchRow(
         name: name, shape: "\(b.rows)x\(b.classes)", medianMs: seconds * 1e3, achieved: bytes / seconds * 1e-9, unit: "GB/s",
         rooflineRatio: max(memory, exps) / seconds, baselineSpeedup: plain.map { $0 / seconds },

@@ -3,7 +3,10 @@ import Foundation
 import FulcrumKernels
 
 /// The limits of this machine, measured in the benchmark's own process so that every roofline
-/// ratio compares two figures taken minutes apart on the same, equally noisy machine.
+/// ratio compares two figures taken on the same, equally noisy machine. The header figures are
+/// the fastest of a few runs at start-up; `copySample()` and `expSample()` take one more reading
+/// at any moment, so that a case can sample the limits between its own runs (see
+/// `BenchContext.timedAgainstLimits`).
 final class MachineLimits {
     /// Stream copy (`a[i] = b[i]`, bytes read + bytes written) in GB/s, one thread and all threads.
     let copyOneThread: Double, copyAllThreads: Double
@@ -15,6 +18,9 @@ final class MachineLimits {
     let expGelemsPerSecond: Double
     private var gemmRates: [String: Double] = [:]
     private let quick: Bool
+    /// The copy's source and destination, kept for `copySample()`: 512 MiB each (64 MiB quick),
+    /// far beyond the last-level cache.
+    private let source: UnsafeMutableBufferPointer<Float>, destination: UnsafeMutableBufferPointer<Float>
 
     init(quick: Bool) {
         self.quick = quick
@@ -23,22 +29,13 @@ final class MachineLimits {
         let a = UnsafeMutableBufferPointer<Float>.allocate(capacity: elements)
         let b = UnsafeMutableBufferPointer<Float>.allocate(capacity: elements)
         let c = UnsafeMutableBufferPointer<Float>.allocate(capacity: elements)
-        defer { a.deallocate(); b.deallocate(); c.deallocate() }
+        defer { c.deallocate() }
         for buffer in [a, b, c] {
             MachineLimits.parallel(threads, count: elements) { (buffer.baseAddress! + $0.lowerBound).update(repeating: 1, count: $0.count) }
         }
+        (source, destination) = (b, a)
         let bytes = Double(elements * MemoryLayout<Float>.stride)
         let runs = quick ? 2 : 5
-        func copy(_ t: Int) -> Double {
-            2 * bytes / MachineLimits.fastest(of: runs) { MachineLimits.parallel(t, count: elements) { r in
-                let (src, dst) = (UnsafePointer(b.baseAddress! + r.lowerBound), a.baseAddress! + r.lowerBound)
-                var j = 0
-                while j + 8 <= r.count {
-                    UnsafeMutableRawPointer(dst + j).storeBytes(of: UnsafeRawPointer(src + j).loadUnaligned(as: SIMD8<Float>.self), as: SIMD8<Float>.self)
-                    j += 8
-                }
-            } } * 1e-9
-        }
         func triad(_ t: Int) -> Double {
             3 * bytes / MachineLimits.fastest(of: runs) { MachineLimits.parallel(t, count: elements) { r in
                 let (x, y, dst) = (UnsafePointer(b.baseAddress! + r.lowerBound), UnsafePointer(c.baseAddress! + r.lowerBound), a.baseAddress! + r.lowerBound)
@@ -51,12 +48,28 @@ final class MachineLimits {
                 }
             } } * 1e-9
         }
-        copyOneThread = copy(1)
-        copyAllThreads = copy(threads)
+        copyOneThread = MachineLimits.copyRate(from: b, to: a, threads: 1, runs: runs)
+        copyAllThreads = MachineLimits.copyRate(from: b, to: a, threads: threads, runs: runs)
         triadOneThread = triad(1)
         triadAllThreads = triad(threads)
         fmaPeakGFLOPs = MachineLimits.fmaPeak(threads: threads, runs: runs)
-        expGelemsPerSecond = MachineLimits.expRate(threads: threads, runs: runs)
+        expGelemsPerSecond = MachineLimits.expRate(threads: threads, repeats: 20_000, runs: runs)
+    }
+
+    deinit {
+        source.deallocate()
+        destination.deallocate()
+    }
+
+    /// One timed stream copy on all threads, in GB/s (bytes read + bytes written). It streams
+    /// 1 GiB (128 MiB quick) through the caches, so whatever a case had cached is gone after it.
+    func copySample() -> Double {
+        MachineLimits.copyRate(from: source, to: destination, threads: Threads.count, runs: 1, warmUp: false)
+    }
+
+    /// One short timed run of the vector `exp` loop on all threads, in Gelem/s (about 5 ms).
+    func expSample() -> Double {
+        MachineLimits.expRate(threads: Threads.count, repeats: 2_000, runs: 1, warmUp: false)
     }
 
     /// The measured sgemm (or dgemm) rate in GFLOP/s for C(M×N) = op(A)·op(B) with inner size K,
@@ -93,10 +106,11 @@ final class MachineLimits {
             """
     }
 
-    /// The shortest of `runs` timed calls of `body` after one untimed call: a limit is what the
-    /// machine can do, so a run slowed by a neighbour on the shared host must not lower it.
-    static func fastest(of runs: Int, _ body: () -> Void) -> Double {
-        body()
+    /// The shortest of `runs` timed calls of `body`, after one untimed call unless `warmUp` is
+    /// false: a limit is what the machine can do, so a run slowed by a neighbour on the shared host
+    /// must not lower it.
+    static func fastest(of runs: Int, warmUp: Bool = true, _ body: () -> Void) -> Double {
+        if warmUp { body() }
         return (0..<runs).map { _ in seconds(body) }.min()!
     }
 
@@ -140,11 +154,27 @@ final class MachineLimits {
         return Double(threads * iterations * 10 * 16) / time * 1e-9
     }
 
-    private static func expRate(threads: Int, runs: Int) -> Double {
-        let count = 4096, repeats = 20_000
+    /// The fastest of `runs` copies of `source` into `destination`, in GB/s.
+    private static func copyRate(from source: UnsafeMutableBufferPointer<Float>, to destination: UnsafeMutableBufferPointer<Float>,
+                                 threads: Int, runs: Int, warmUp: Bool = true) -> Double {
+        let bytes = 2 * Double(source.count * MemoryLayout<Float>.stride)
+        return bytes / fastest(of: runs, warmUp: warmUp) { parallel(threads, count: source.count) { r in
+            let (src, dst) = (UnsafePointer(source.baseAddress! + r.lowerBound), destination.baseAddress! + r.lowerBound)
+            var j = 0
+            while j + 8 <= r.count {
+                UnsafeMutableRawPointer(dst + j).storeBytes(of: UnsafeRawPointer(src + j).loadUnaligned(as: SIMD8<Float>.self), as: SIMD8<Float>.self)
+                j += 8
+            }
+        } } * 1e-9
+    }
+
+    /// The fastest of `runs` passes of `repeats` sweeps of a 4096-Float cache-resident `exp` loop
+    /// per thread, in Gelem/s.
+    private static func expRate(threads: Int, repeats: Int, runs: Int, warmUp: Bool = true) -> Double {
+        let count = 4096
         let sink = SendableBox(UnsafeMutableBufferPointer<Float>.allocate(capacity: threads))
         defer { sink.value.deallocate() }
-        let time = fastest(of: runs) {
+        let time = fastest(of: runs, warmUp: warmUp) {
             DispatchQueue.concurrentPerform(iterations: threads) { t in
                 var x = [Float](repeating: 0, count: count)
                 for i in 0..<count { x[i] = Float(i % 200) * -0.25 }

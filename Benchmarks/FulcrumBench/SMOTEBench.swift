@@ -9,6 +9,8 @@ import FulcrumImbalance
 /// pair once) at the FMA peak. The plain baseline is an obviously correct Swift SMOTE: a scalar
 /// brute-force kNN per class and a scalar interpolation loop. The note gives the share of the
 /// time that the minority classes' neighbour searches alone take (timed separately, same run).
+/// As for the gating family, the target is a time and the runs are back to back, so the limits
+/// are the run's start-up figures.
 func smoteBenchmarks(_ context: BenchContext) throws {
     let d = 32, k = 5
     let cases: [[Int]] = context.quick ? [[10000, 500], [10000, 500, 200]] : [[100000, 5000], [100000, 5000, 2000]]
