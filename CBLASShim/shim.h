@@ -56,6 +56,31 @@ fulcrum_double4 fulcrum_select_less_double4(fulcrum_double4 a, fulcrum_double4 b
     return __builtin_bit_cast(fulcrum_double4, (m & __builtin_bit_cast(fulcrum_long4, x)) | (~m & __builtin_bit_cast(fulcrum_long4, y)));
 }
 
+// Lane-wise `x` where the sign bit of `a` is set (negative values, −0, NaNs with the sign bit),
+// else `y`: the sign bit is the blend mask itself (one blendvps/blendvpd), no compare.
+static inline __attribute__((always_inline))
+fulcrum_float8 fulcrum_select_sign_float8(fulcrum_float8 a, fulcrum_float8 x, fulcrum_float8 y) {
+    fulcrum_int8 m = __builtin_bit_cast(fulcrum_int8, a) >> 31;
+    return __builtin_bit_cast(fulcrum_float8, (m & __builtin_bit_cast(fulcrum_int8, x)) | (~m & __builtin_bit_cast(fulcrum_int8, y)));
+}
+
+static inline __attribute__((always_inline))
+fulcrum_double4 fulcrum_select_sign_double4(fulcrum_double4 a, fulcrum_double4 x, fulcrum_double4 y) {
+    fulcrum_long4 m = __builtin_bit_cast(fulcrum_long4, a) >> 63;
+    return __builtin_bit_cast(fulcrum_double4, (m & __builtin_bit_cast(fulcrum_long4, x)) | (~m & __builtin_bit_cast(fulcrum_long4, y)));
+}
+
+// Lane-wise −|v|: the sign bit set by one bitwise or.
+static inline __attribute__((always_inline))
+fulcrum_float8 fulcrum_negative_magnitude_float8(fulcrum_float8 v) {
+    return __builtin_bit_cast(fulcrum_float8, __builtin_bit_cast(fulcrum_int8, v) | (fulcrum_int8)(int)0x80000000);
+}
+
+static inline __attribute__((always_inline))
+fulcrum_double4 fulcrum_negative_magnitude_double4(fulcrum_double4 v) {
+    return __builtin_bit_cast(fulcrum_double4, __builtin_bit_cast(fulcrum_long4, v) | (fulcrum_long4)(long)0x8000000000000000UL);
+}
+
 // Copies one 64-byte cache line to a 64-byte-aligned destination with non-temporal stores: the
 // line is written without first being read for ownership and without evicting cached data, which
 // is what a radix sort's scatter wants for its full write-combined lines. `source` must be 16-byte

@@ -142,3 +142,38 @@ struct LargestLaneTests {
         Self.check(doubles)
     }
 }
+
+@Suite("Selecting by the sign bit, and the negative magnitude")
+struct SignBitTests {
+    /// Each lane against the scalar rule: `x` where the sign bit is set, else `y`; −|v| with the
+    /// sign bit set (checked bitwise, so −0 and NaN are covered).
+    static func check<T: FulcrumFloat>(_ values: [T]) {
+        for start in stride(from: 0, to: values.count, by: T.vectorWidth) {
+            let lanes = Array(values[start ..< min(values.count, start + T.vectorWidth)])
+            var v = T.Vector(), x = T.Vector(), y = T.Vector()
+            for (i, value) in lanes.enumerated() {
+                v[i] = value
+                x[i] = T(i + 1)
+                y[i] = -T(i + 1)
+            }
+            let chosen = T.select(whereSignOf: v, x, else: y), negative = T.negativeMagnitude(v)
+            for (i, value) in lanes.enumerated() {
+                #expect(chosen[i] == (value.sign == .minus ? x[i] : y[i]), "lane \(value)")
+                let expected = -value.magnitude
+                #expect(negative[i].isNaN ? value.isNaN && negative[i].sign == .minus : negative[i] == expected && negative[i].sign == .minus,
+                        "lane \(value)")
+            }
+        }
+    }
+
+    @Test("Float and Double: signed zeros, infinities, NaNs of either sign, subnormals, random values")
+    func signBit() {
+        var random = TestRandom(seed: 5)
+        var floats: [Float] = [0, -0.0, .infinity, -.infinity, .nan, -Float.nan, .leastNonzeroMagnitude, -.leastNonzeroMagnitude]
+        floats += (0..<64).map { _ in Float(random.uniform(-1e3, 1e3)) }
+        Self.check(floats)
+        var doubles: [Double] = [0, -0.0, .infinity, -.infinity, .nan, -Double.nan, .leastNonzeroMagnitude, -.leastNonzeroMagnitude]
+        doubles += (0..<64).map { _ in random.uniform(-1e300, 1e300) }
+        Self.check(doubles)
+    }
+}

@@ -30,6 +30,13 @@ where Vector.Scalar == Self, Vector.MaskStorage: Sendable {
     /// Lane-wise `a < b ? x : y` (false for NaN lanes). One compare and a blend.
     static func select(where a: Vector, isLessThan b: Vector, _ x: Vector, else y: Vector) -> Vector
 
+    /// Lane-wise `x` where the sign bit of `a` is set (negative values, −0 and NaNs with the sign
+    /// bit), else `y`: one blend on the sign bit, no compare.
+    static func select(whereSignOf a: Vector, _ x: Vector, else y: Vector) -> Vector
+
+    /// −|v| per lane (the sign bit set; NaN stays NaN): one bitwise or.
+    static func negativeMagnitude(_ v: Vector) -> Vector
+
     /// The vector (0, 1, 2, …, width − 1).
     static var laneIndices: Vector { get }
 
@@ -80,11 +87,9 @@ extension FulcrumFloat {
     /// where an absolute bound is what matters).
     @inlinable @inline(__always)
     public static func tanh(_ x: Vector) -> Vector {
-        let zero = Vector()
-        let magnitude = select(where: x, isLessThan: zero, -x, else: x)
-        let t = exp(magnitude * -2)
+        let t = exp(negativeMagnitude(x) * 2)
         let y = (1 - t) / (1 + t)
-        return select(where: x, isLessThan: zero, -y, else: y)
+        return select(whereSignOf: x, -y, else: y)
     }
 }
 
@@ -106,6 +111,14 @@ extension Float: FulcrumFloat {
     public static func select(where a: Vector, isLessThan b: Vector, _ x: Vector, else y: Vector) -> Vector {
         fulcrum_select_less_float8(a, b, x, y)
     }
+
+    @inlinable @inline(__always)
+    public static func select(whereSignOf a: Vector, _ x: Vector, else y: Vector) -> Vector {
+        fulcrum_select_sign_float8(a, x, y)
+    }
+
+    @inlinable @inline(__always)
+    public static func negativeMagnitude(_ v: Vector) -> Vector { fulcrum_negative_magnitude_float8(v) }
 
     @inlinable @inline(__always)
     public static var laneIndices: Vector { Vector(0, 1, 2, 3, 4, 5, 6, 7) }
@@ -136,6 +149,14 @@ extension Double: FulcrumFloat {
     public static func select(where a: Vector, isLessThan b: Vector, _ x: Vector, else y: Vector) -> Vector {
         fulcrum_select_less_double4(a, b, x, y)
     }
+
+    @inlinable @inline(__always)
+    public static func select(whereSignOf a: Vector, _ x: Vector, else y: Vector) -> Vector {
+        fulcrum_select_sign_double4(a, x, y)
+    }
+
+    @inlinable @inline(__always)
+    public static func negativeMagnitude(_ v: Vector) -> Vector { fulcrum_negative_magnitude_double4(v) }
 
     @inlinable @inline(__always)
     public static var laneIndices: Vector { Vector(0, 1, 2, 3) }

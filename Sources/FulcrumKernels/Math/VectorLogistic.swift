@@ -7,6 +7,9 @@ extension FulcrumFloat {
     ///     σ(x)      = x < 0 ? e·r : r        1 − σ(x) = x < 0 ? r : e·r
     ///     softplus(x) = log(1 + eˣ) = max(x, 0) + log1p(e) = −log σ(−x)
     ///
+    /// (the choices by the sign of x are one blend each: `select(whereSignOf:)`; at x = −0 both
+    /// sides agree)
+    ///
     /// (the naive 1 − σ(x) and log(1 + eˣ) cancel or overflow for large |x|).
     ///
     /// log1p(e) = 2·atanh(s) with s = e/(2 + e) ∈ [0, 1/3], summed as 2s·Σ_k s^{2k}/(2k + 1)
@@ -20,8 +23,7 @@ extension FulcrumFloat {
     /// Cost: one exponential, one division and about 15 multiply-adds per vector, no logarithm.
     @inlinable @inline(__always)
     public static func logisticParts(_ x: Vector) -> (exponential: Vector, reciprocal: Vector, log1pExponential: Vector) {
-        let zero = Vector()
-        let e = exponentialOfShift(select(where: x, isLessThan: zero, x, else: -x))
+        let e = exponentialOfShift(negativeMagnitude(x))
         let (a, b) = (e + 1, e + 2)
         let q = 1 / (a * b)
         let s = e * a * q

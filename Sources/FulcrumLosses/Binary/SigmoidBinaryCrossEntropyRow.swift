@@ -45,9 +45,11 @@ func sigmoidBinaryCrossEntropyRow<T: FulcrumFloat>(
         probe = T.multiplyAdd(x + y, zero, probe)  // 0 unless a value is ±∞ or NaN
         let (e, r, l) = T.logisticParts(x)
         let er = e * r
-        let p = T.select(where: x, isLessThan: zero, er, else: r)  // σ(x)
-        let pc = T.select(where: x, isLessThan: zero, r, else: er)  // 1 − σ(x), accurate
-        let softplusX = T.maximum(x, zero) + l, softplusMinusX = T.maximum(-x, zero) + l
+        let p = T.select(whereSignOf: x, er, else: r)  // σ(x)
+        let pc = T.select(whereSignOf: x, r, else: er)  // 1 − σ(x), accurate
+        // softplus(±x) = max(±x, 0) + log1p(e): one of the two is log1p(e), the other |x| + log1p(e).
+        let lifted = l - T.negativeMagnitude(x)
+        let softplusX = T.select(whereSignOf: x, l, else: lifted), softplusMinusX = T.select(whereSignOf: x, lifted, else: l)
         var positive = y
         if let w = plan.positiveWeights { positive *= w.loadVector(at: j, count: count) }
         let notY = one - y
