@@ -60,8 +60,13 @@ func sigmoidBinaryCrossEntropyRow<T: FulcrumFloat>(
             // q^γ and γ·q^{γ−1}.
             let power: T.Vector, derivative: T.Vector
             if let n = plan.wholeGamma {
-                var lower = one  // q^{n−1}
-                for _ in 1..<n { lower *= q }
+                let lower: T.Vector  // q^{n−1}, n ∈ 1 ... 4: a switch on a loop-invariant, not a loop
+                switch n {
+                case 1: lower = one
+                case 2: lower = q
+                case 3: lower = q * q
+                default: lower = q * q * q
+                }
                 (power, derivative) = (lower * q, lower * gamma)
             } else {
                 power = T.exp(gamma * T.log(q))  // 0 at q = 0
