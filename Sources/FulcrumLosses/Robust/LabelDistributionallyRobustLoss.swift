@@ -108,7 +108,7 @@ public struct LabelDistributionallyRobustLoss<T: FulcrumFloat>: Sendable {
                     // The current λ_i's distribution q_i gives KL(q_i ‖ 1/K) = −∂ℓ/∂λ.
                     let current = labelDistributionallyRobustRow(
                         scores: logits.row(n), target: Int(targets[n]), classes: classes, lambda: rowLambda, margin: margin,
-                        gradientScale: scale, gradient: nil, chunkRecords: scratch.chunkRecords)
+                        needsTemperatureSlope: true, gradientScale: scale, gradient: nil, chunkRecords: scratch.chunkRecords)
                     guard current.isFinite else {
                         total.firstNonFinite = total.firstNonFinite ?? n
                         continue
@@ -120,7 +120,8 @@ public struct LabelDistributionallyRobustLoss<T: FulcrumFloat>: Sendable {
                 }
                 let r = labelDistributionallyRobustRow(
                     scores: logits.row(n), target: Int(targets[n]), classes: classes, lambda: rowLambda, margin: margin,
-                    gradientScale: scale, gradient: gradient?.row(n), chunkRecords: scratch.chunkRecords)
+                    needsTemperatureSlope: temperatureGradients != nil, gradientScale: scale, gradient: gradient?.row(n),
+                    chunkRecords: scratch.chunkRecords)
                 guard r.isFinite else {
                     total.firstNonFinite = total.firstNonFinite ?? n
                     continue

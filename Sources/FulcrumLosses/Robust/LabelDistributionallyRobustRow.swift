@@ -14,13 +14,14 @@ struct RobustRowOutcome {
     var isFinite = true
 }
 
-/// One row's loss, ∂ℓ/∂λ, and, when `gradient` is non-nil, ∂ℓ/∂s times `gradientScale`
-/// (`gradient` may be the scores' memory). `chunkRecords` holds `RowChunks.recordLength`
+/// One row's loss, ∂ℓ/∂λ when `needsTemperatureSlope` (else 0: one multiply-add per element
+/// less), and, when `gradient` is non-nil, ∂ℓ/∂s times `gradientScale` (`gradient` may be the
+/// scores' memory). `chunkRecords` holds `RowChunks.recordLength`
 /// Doubles per chunk. A row with a non-finite score returns `isFinite == false` with its
 /// gradient row partly written.
 @inline(__always)
 func labelDistributionallyRobustRow<T: FulcrumFloat>(
-    scores: UnsafePointer<T>, target y: Int, classes: Int, lambda: Double, margin: T,
+    scores: UnsafePointer<T>, target y: Int, classes: Int, lambda: Double, margin: T, needsTemperatureSlope: Bool,
     gradientScale: Double, gradient: UnsafeMutablePointer<T>?, chunkRecords records: UnsafeMutablePointer<Double>
 ) -> RobustRowOutcome {
     let width = T.vectorWidth, zero = T.Vector()
@@ -56,7 +57,7 @@ func labelDistributionallyRobustRow<T: FulcrumFloat>(
             if count < width { e = T.keepingLanes(below: count, of: e, fill: 0) }
             gradient?.storeVector(e, at: j, count: count)
             vs += e
-            vw = T.multiplyAdd(e, d, vw)
+            if needsTemperatureSlope { vw = T.multiplyAdd(e, d, vw) }
         }
         let record = records + RowChunks.recordLength * chunk
         (record[0], record[1], record[2]) = (Double(chunkMaximum), Double(vs.sum()), Double(vw.sum()))
@@ -80,7 +81,7 @@ func labelDistributionallyRobustRow<T: FulcrumFloat>(
     }
     let logS = Double.log(s), logK = Double.log(Double(classes))
     outcome.loss = lambda * (Double(m - zy) + logS - logK)
-    outcome.temperatureSlope = (logS - weighted / s) - logK
+    if needsTemperatureSlope { outcome.temperatureSlope = (logS - weighted / s) - logK }
     guard let gradient else { return outcome }
     let stored = UnsafePointer(gradient)
     for c in 0..<chunk {
