@@ -12,13 +12,17 @@ struct Dataset {
     var rows: Int { features.rows }
     var columns: Int { features.columns }
 
-    /// Checks labels length, finiteness, at least two classes.
+    /// Checks labels length, at least one feature, finiteness, at least two classes.
     ///
-    /// - Throws: `shapeMismatch` naming `labels`; `nonFiniteValue` naming `features`;
+    /// - Throws: `shapeMismatch` naming `labels`, or `features` without a column (as
+    ///   imbalanced-learn, which requires one feature); `nonFiniteValue` naming `features`;
     ///   `invalidParameter` naming `labels` when fewer than two classes are present.
     init(features: MatrixView<Float>, labels: [Int], minimumClasses: Int = 2) throws {
         guard labels.count == features.rows else {
             throw FulcrumError.shapeMismatch(argument: "labels", expected: "\(features.rows)", actual: "\(labels.count)")
+        }
+        guard features.columns >= 1 else {
+            throw FulcrumError.shapeMismatch(argument: "features", expected: "at least 1 column (feature)", actual: features.shape)
         }
         if let (row, column) = features.firstNonFinite() {
             throw FulcrumError.nonFiniteValue(argument: "features", row: row, column: column)

@@ -144,11 +144,25 @@ struct MahalanobisTests {
                     try MahalanobisDetector(features: m, labels: y, classCount: 2)
                 }
             }
-            let detector = try [Int32(0), 1].withUnsafeBufferPointer { try MahalanobisDetector(features: m, labels: $0, classCount: 2) }
-            var scores = [Float](repeating: 0, count: 3)
-            #expect(throws: FulcrumError.shapeMismatch(argument: "scores", expected: "2", actual: "3")) {
-                try scores.withUnsafeMutableBufferPointer { try detector.scores(m, into: $0) }
+            // Each class one sample: a zero within-class covariance, whose whitening overflows
+            // Float (the scores were ±∞/NaN).
+            [Int32(0), 1].withUnsafeBufferPointer { y in
+                #expect(throws: FulcrumError.invalidParameter(
+                    argument: "features", value: "within-class covariance of trace 0.0",
+                    requirement: "features that vary within their classes, so that the whitening Σ^(-1/2) fits in Float")) {
+                    try MahalanobisDetector(features: m, labels: y, classCount: 2)
+                }
             }
+        }
+        try withMatrix([1, 2, 3, 4, 2, 5], rows: 3, columns: 2) { m in
+            let detector = try [Int32(0), 1, 0].withUnsafeBufferPointer { try MahalanobisDetector(features: m, labels: $0, classCount: 2) }
+            var scores = [Float](repeating: 0, count: 3)
+            var tooMany = [Float](repeating: 0, count: 4)
+            #expect(throws: FulcrumError.shapeMismatch(argument: "scores", expected: "3", actual: "4")) {
+                try tooMany.withUnsafeMutableBufferPointer { try detector.scores(m, into: $0) }
+            }
+            try scores.withUnsafeMutableBufferPointer { try detector.scores(m, into: $0) }
+            #expect(scores.allSatisfy { $0.isFinite })
         }
     }
 }

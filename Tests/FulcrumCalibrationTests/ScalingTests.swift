@@ -92,6 +92,18 @@ struct ScalingTests {
         }
     }
 
+    /// NLL that does not depend on T (one class; every row's logits equal) leaves T = 1 after one
+    /// look at the slope, instead of walking log T by the step cap every iteration.
+    @Test func flatObjectiveKeepsTemperatureOne() throws {
+        for (logits, columns) in [([Float](repeating: 0.5, count: 4), 1), ([Float](repeating: -2, count: 12), 3)] {
+            let labels = [Int32](repeating: 0, count: logits.count / columns)
+            let fit = try withMatrix(logits, rows: labels.count, columns: columns) { m in
+                try labels.withUnsafeBufferPointer { try TemperatureScaling(logits: m, labels: $0) }
+            }
+            #expect(fit.temperature == 1 && fit.iterations == 1, "C = \(columns): T = \(fit.temperature) after \(fit.iterations)")
+        }
+    }
+
     @Test func badInputThrows() throws {
         try withMatrix([1, 2, .nan, 4], rows: 2, columns: 2) { m in
             try [Int32(0), 1].withUnsafeBufferPointer { y in

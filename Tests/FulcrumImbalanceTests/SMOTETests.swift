@@ -50,6 +50,11 @@ struct SMOTETests {
         #expect(throws: FulcrumError.invalidParameter(argument: "labels", value: "1 class", requirement: "at least 2 classes to resample")) {
             try single.resample(SMOTE(kNeighbors: 2))
         }
+        var generator = SplitMix64(seed: 1)
+        #expect(throws: FulcrumError.shapeMismatch(argument: "features", expected: "at least 1 column (feature)", actual: "34x0")) {
+            try SMOTE(kNeighbors: 2).fitResample(features: MatrixView(unchecked: nil, rows: 34, columns: 0, rowStride: 0),
+                                                 labels: data.labels, generator: &generator)
+        }
         for bad in [Float.nan, .infinity] {
             var poisoned = data
             poisoned.features[5 * 2 + 1] = bad

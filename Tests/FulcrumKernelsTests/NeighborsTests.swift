@@ -178,6 +178,14 @@ struct NeighborsTests {
                 }
             }
         }
+        // No feature: every distance would be 0 and the "neighbours" the index order.
+        let featureless = MatrixView<Float>(unchecked: nil, rows: 10, columns: 0, rowStride: 0)
+        #expect(throws: FulcrumError.shapeMismatch(argument: "points", expected: "at least 1 column (feature)", actual: "10x0")) {
+            try NearestNeighbors.searchSelf(featureless, k: 2)
+        }
+        #expect(throws: FulcrumError.shapeMismatch(argument: "base", expected: "at least 1 column (feature)", actual: "10x0")) {
+            try NearestNeighbors.search(queries: featureless, base: featureless, k: 1)
+        }
         try view(data, rows: 5, columns: 2) { other in
             try view(data, rows: 10, columns: 3) { points in
                 #expect(throws: FulcrumError.shapeMismatch(argument: "queries columns", expected: "3", actual: "2")) {

@@ -122,6 +122,9 @@ struct DistillationLossTests {
         #expect(attempt(DistillationLoss(balance: .entropyGap(amplification: 0.5))) == "balance")
         #expect(attempt(DistillationLoss(), teacherColumns: 2) == "teacherLogits")
         #expect(attempt(DistillationLoss(), teacher: [1, 2, 3, 4, .infinity, 6]) == "teacherLogits")
+        // Rows without a class: no softmax to compare (it was a silent NaN).
+        let noClass = MatrixView<Float>(unchecked: nil, rows: 2, columns: 0, rowStride: 0)
+        #expect(thrownArgument { _ = try DistillationLoss<Float>().loss(studentLogits: noClass, teacherLogits: noClass) } == "studentLogits")
     }
 
     @Test("MTARD temperature: H̄(T*) hits the target; derivative matches finite differences; unreachable targets throw")

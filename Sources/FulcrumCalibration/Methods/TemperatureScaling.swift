@@ -21,7 +21,8 @@ import FulcrumKernels
 ///
 /// and dNLL/dt = −s·dNLL/ds, d²NLL/dt² = s²·d²NLL/ds² + s·dNLL/ds. NLL is convex in s, so
 /// Newton converges in a handful of iterations from T = 1; it stops when a step changes log T by
-/// less than 10⁻⁷ (the resolution of the Float kernel's loss and gradient). Cost per iteration:
+/// less than 10⁻⁷ (the resolution of the Float kernel's loss and gradient), or at once with T = 1
+/// when NLL does not depend on T (one class, or every row's logits equal). Cost per iteration:
 /// O(n·C): two reads of the logits and one n×C Float scratch written twice and read twice.
 public struct TemperatureScaling: Sendable {
     /// The fitted temperature T.
@@ -49,6 +50,8 @@ public struct TemperatureScaling: Sendable {
         var iterations = 0
         while iterations < maxIterations {
             iterations += 1
+            // A flat objective (one class, or every row's logits equal) has no minimiser to move to.
+            guard current.slope != 0 else { break }
             var step = current.curvature > 0 ? -current.slope / current.curvature : -current.slope.sign.doubleSign
             step = max(-2, min(2, step))  // at most a factor e² per iteration
             var trial = try objective.evaluate(logTemperature: t + step)

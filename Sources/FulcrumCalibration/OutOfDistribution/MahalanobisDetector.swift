@@ -43,7 +43,9 @@ public struct MahalanobisDetector: Sendable {
     ///
     /// - Throws: `invalidParameter` naming `classCount` < 1; `shapeMismatch` naming `labels`;
     ///   `indexOutOfRange` naming `labels`; `nonFiniteValue` naming `features`;
-    ///   `emptyReduction` naming `labels` when a class has no sample (its mean is undefined).
+    ///   `emptyReduction` naming `labels` when a class has no sample (its mean is undefined);
+    ///   `invalidParameter` naming `features` when they (almost) do not vary within their classes,
+    ///   so that the whitening overflows Float (a zero covariance has no Mahalanobis distance).
     public init(features: MatrixView<Float>, labels: UnsafeBufferPointer<Int32>, classCount: Int) throws {
         guard classCount >= 1 else {
             throw FulcrumError.invalidParameter(argument: "classCount", value: "\(classCount)", requirement: ">= 1")
@@ -93,16 +95,26 @@ public struct MahalanobisDetector: Sendable {
                 }
             }
         }
+        let whitening = w.map { Float($0) }, whitenedMeansFloat = whitenedMeans.map { Float($0) }
+        let whitenedMeanNorms = (0..<classCount).map { c in
+            Float((0..<d).reduce(0.0) { $0 + whitenedMeans[c * d + $1] * whitenedMeans[c * d + $1] })
+        }
+        // A (near-)zero within-class covariance (every sample at its class mean, or variations
+        // far below the features' scale) has a whitening beyond Float: its scores would be ±∞/NaN.
+        guard whitening.allSatisfy(\.isFinite), whitenedMeanNorms.allSatisfy(\.isFinite) else {
+            let trace = (0..<d).reduce(0.0) { $0 + covariance[$1 * d + $1] }
+            throw FulcrumError.invalidParameter(
+                argument: "features", value: "within-class covariance of trace \(trace)",
+                requirement: "features that vary within their classes, so that the whitening Σ^(-1/2) fits in Float")
+        }
         self.classCount = classCount
         self.featureCount = d
         self.means = means
         self.covariance = covariance
         self.ridge = ridge
-        self.whitening = w.map { Float($0) }
-        self.whitenedMeans = whitenedMeans.map { Float($0) }
-        self.whitenedMeanNorms = (0..<classCount).map { c in
-            Float((0..<d).reduce(0.0) { $0 + whitenedMeans[c * d + $1] * whitenedMeans[c * d + $1] })
-        }
+        self.whitening = whitening
+        self.whitenedMeans = whitenedMeansFloat
+        self.whitenedMeanNorms = whitenedMeanNorms
     }
 
     /// Writes M(x) for each row of `features` (n×d) into `scores` (n) and, when given, the

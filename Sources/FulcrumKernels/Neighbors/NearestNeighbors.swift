@@ -42,13 +42,14 @@ public enum NearestNeighbors {
     /// - Complexity: `2·M·N·D` flops, `O((M + N)·D + M·k)` extra memory.
     /// - Throws: `FulcrumError.shapeMismatch` for a `D` that differs or outputs of the wrong shape;
     ///   `invalidParameter` for `k` outside `1 ... N` (naming both), an empty base or more than
-    ///   2³¹ − 1 rows; `nonFiniteValue` naming `queries` or `base` and the first NaN/±∞ found.
+    ///   2³¹ − 1 rows; `shapeMismatch` naming `base` for `D = 0`; `nonFiniteValue` naming `queries` or `base` and the first NaN/±∞ found.
     public static func search(
         queries: MatrixView<Float>, base: MatrixView<Float>, k: Int, metric: Metric = .squaredEuclidean,
         indices: MutableMatrixView<Int>, distances: MutableMatrixView<Float>
     ) throws {
         try checkCount(queries.columns, base.columns, argument: "queries columns")
         try validateK(k, available: base.rows, argument: "base")
+        try checkFeatures(base, argument: "base")
         try checkOutputs(rows: queries.rows, k: k, indices: indices, distances: distances)
         try checkFinite(queries, argument: "queries")
         try checkFinite(base, argument: "base")
@@ -76,6 +77,7 @@ public enum NearestNeighbors {
         indices: MutableMatrixView<Int>, distances: MutableMatrixView<Float>
     ) throws {
         try validateK(k, available: points.rows - 1, argument: "points")
+        try checkFeatures(points, argument: "points")
         try checkOutputs(rows: points.rows, k: k, indices: indices, distances: distances)
         try checkFinite(points, argument: "points")
         let transform = PointTransform(metric: metric, base: points, queries: nil)
@@ -161,6 +163,14 @@ extension NearestNeighbors {
         }
         guard available < Int(Int32.max) else {
             throw FulcrumError.invalidParameter(argument: argument, value: "\(available) rows", requirement: "fewer than 2^31 - 1 rows")
+        }
+    }
+
+    /// Throws unless `view` has at least one column: with none every distance is 0 (or 1 for
+    /// cosine), and the neighbours would be the index order.
+    static func checkFeatures(_ view: MatrixView<Float>, argument: String) throws {
+        guard view.columns >= 1 else {
+            throw FulcrumError.shapeMismatch(argument: argument, expected: "at least 1 column (feature)", actual: view.shape)
         }
     }
 

@@ -63,7 +63,7 @@ public struct DistillationLoss<T: FulcrumFloat>: Sendable {
     ///   - rowLosses: optional N outputs, each row's ℓ before the reduction.
     /// - Throws: `FulcrumError` naming `temperature`, `teacherTemperature`, `balance`,
     ///   `gradientScale`, `teacherLogits`/`studentGradient`/`rowLosses` (shape), `studentLogits`
-    ///   (empty mean), or the logits holding a non-finite value.
+    ///   (no column, or an empty mean), or the logits holding a non-finite value.
     @specialized(where T == Float)
     @specialized(where T == Double)
     public func lossAndGradient(
@@ -99,6 +99,9 @@ public struct DistillationLoss<T: FulcrumFloat>: Sendable {
         }
         try balance.validate()
         try checkShape(teacher, rows: rows, columns: classes, argument: "teacherLogits")
+        guard classes >= 1 else {
+            throw FulcrumError.shapeMismatch(argument: "studentLogits", expected: "at least 1 column (class)", actual: student.shape)
+        }
         if let rowLosses { try checkCount(rowLosses.count, rows, argument: "rowLosses") }
         if reduction == .mean && rows == 0 {
             throw FulcrumError.emptyReduction(argument: "studentLogits", reason: "a mean over no rows")
