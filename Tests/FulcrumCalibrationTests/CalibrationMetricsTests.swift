@@ -120,6 +120,21 @@ struct CalibrationMetricsTests {
             #expect(throws: FulcrumError.invalidParameter(argument: "bins", value: "0", requirement: ">= 1")) {
                 try CalibrationMetrics.calibrationError(probabilities: p, labels: y, bins: 0)
             }
+            #expect(throws: FulcrumError.invalidParameter(argument: "bins", value: "65537", requirement: "<= 65536 (each bin is reported)")) {
+                try CalibrationMetrics.calibrationError(probabilities: p, labels: y, bins: 65537, binning: .equalMass)
+            }
+        }
+        try withMatrix(m, rows: 4, columns: 3) { m in
+            try my.withUnsafeBufferPointer { y in
+                // A huge count overflowed the per-block sums' size (a crash) before it was bounded.
+                #expect(throws: FulcrumError.invalidParameter(argument: "bins", value: "\(Int.max)", requirement: "<= 65536 (each bin is reported)")) {
+                    try CalibrationMetrics.calibrationError(probabilities: m, labels: y, bins: .max)
+                }
+                // The finest binning puts each row in its own bin: ECE = mean |hit − confidence|
+                // = (.3 + .6 + .2 + .5)/4.
+                let finest = try CalibrationMetrics.calibrationError(probabilities: m, labels: y, bins: CalibrationMetrics.maximumBins)
+                #expect(finest.bins.count == 65536 && close(finest.expectedCalibrationError, 0.4, 1e-7))
+            }
         }
         try with([0.2, 1.5], [0, 1]) { p, y, _ throws in
             #expect(throws: FulcrumError.invalidParameter(argument: "probabilities[1]", value: "1.5", requirement: "in [0, 1]")) {

@@ -7,6 +7,10 @@ import FulcrumKernels
 /// `probabilityRowTolerance(classes:)`. Anything else throws (a NaN or a logit passed by mistake
 /// never produces a silent number). All sums run in Double.
 public enum CalibrationMetrics {
+    /// The most bins a reliability diagram may have (2¹⁶): every bin is reported, and the
+    /// parallel pass keeps per-block bin sums.
+    public static let maximumBins = 1 << 16
+
     /// Top-label calibration error of a C-class probability matrix ("On Calibration of Modern
     /// Neural Networks"): the confidence of row i is maxₖ pᵢₖ and it is a hit when the arg-max
     /// (the first on ties) is the label. Returns the reliability diagram with `bins` bins and
@@ -17,7 +21,7 @@ public enum CalibrationMetrics {
     /// in block order, so the result does not depend on the thread count); equal-mass bins add a
     /// radix sort of the n confidences. O(n·C).
     ///
-    /// - Throws: `invalidParameter` naming `bins` when < 1; `emptyReduction` naming
+    /// - Throws: `invalidParameter` naming `bins` outside 1 ... `maximumBins`; `emptyReduction` naming
     ///   `probabilities` for n = 0 or `sampleWeights` when they sum to 0; the probability,
     ///   label and weight errors of `rocAUCOneVsRest`.
     public static func calibrationError(
@@ -176,6 +180,9 @@ public enum CalibrationMetrics {
         rows: Int, _ labels: UnsafeBufferPointer<Int32>, bins: Int, _ weights: UnsafeBufferPointer<Float>?
     ) throws {
         guard bins >= 1 else { throw FulcrumError.invalidParameter(argument: "bins", value: "\(bins)", requirement: ">= 1") }
+        guard bins <= maximumBins else {
+            throw FulcrumError.invalidParameter(argument: "bins", value: "\(bins)", requirement: "<= \(maximumBins) (each bin is reported)")
+        }
         try checkLength(labels.count, rows, argument: "labels")
         guard rows > 0 else { throw FulcrumError.emptyReduction(argument: "probabilities", reason: "no sample") }
         try checkWeights(weights, count: rows)
@@ -204,7 +211,8 @@ public enum CalibrationMetrics {
     private static func topLabelEqualWidth(
         _ p: MatrixView<Float>, _ labels: UnsafeBufferPointer<Int32>, bins: Int, weights: UnsafeBufferPointer<Float>?
     ) throws -> BinSums {
-        let rowsPerBlock = max(1, (1 << 18) / max(1, p.columns))
+        // About 2¹⁸ elements per block, and at most 2²¹ per-block bins in all (48 MiB of sums).
+        let rowsPerBlock = max(1, (1 << 18) / max(1, p.columns), (p.rows * bins + (1 << 21) - 1) >> 21)
         let blocks = (p.rows + rowsPerBlock - 1) / rowsPerBlock
         var partial = [Double](repeating: 0, count: blocks * 3 * bins)
         var firstBad = [Int](repeating: Int.max, count: blocks)
