@@ -50,12 +50,24 @@ public struct LoadBalancingLoss: Sendable {
     /// buffers with `Gating.forward(…into:)`: E′ `counts` and `scoreSums` summed over the
     /// micro-batch's `tokenCount` tokens; `sequences` rows of coefficients are returned.
     ///
-    /// - Throws: `shapeMismatch` for arrays that are not E′ long, `emptyReduction` for no tokens.
+    /// - Throws: `shapeMismatch` for arrays that are not E′ long; `indexOutOfRange` naming
+    ///   `counts` for a count outside 0 ... `tokenCount` (an expert takes a token at most once);
+    ///   `nonFiniteValue` or `invalidParameter` naming `scoreSums` for a NaN, ±∞ or negative sum;
+    ///   `emptyReduction` for no tokens.
     public func microBatch(counts: [Int64], scoreSums: [Double], tokenCount: Int, sequences: Int = 1) throws -> BalanceLoss {
         let experts = configuration.totalExpertCount
         guard counts.count == experts else { throw FulcrumError.shapeMismatch(argument: "counts", expected: "\(experts)", actual: "\(counts.count)") }
         guard scoreSums.count == experts else {
             throw FulcrumError.shapeMismatch(argument: "scoreSums", expected: "\(experts)", actual: "\(scoreSums.count)")
+        }
+        if let i = counts.firstIndex(where: { $0 < 0 || $0 > max(0, tokenCount) }) {
+            throw FulcrumError.indexOutOfRange(argument: "counts", position: i, value: Int(counts[i]), validRange: "0...\(max(0, tokenCount))")
+        }
+        if let i = scoreSums.firstIndex(where: { !$0.isFinite }) {
+            throw FulcrumError.nonFiniteValue(argument: "scoreSums", row: i, column: 0)
+        }
+        if let i = scoreSums.firstIndex(where: { $0 < 0 }) {
+            throw FulcrumError.invalidParameter(argument: "scoreSums[\(i)]", value: "\(scoreSums[i])", requirement: ">= 0")
         }
         let f = loads(counts: counts, tokens: Int64(tokenCount))
         return try term(loads: f, scoreSums: scoreSums, scoreTokens: tokenCount, sequences: sequences)

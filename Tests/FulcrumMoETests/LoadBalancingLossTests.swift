@@ -78,5 +78,19 @@ struct LoadBalancingLossTests {
         #expect(throws: FulcrumError.emptyReduction(argument: "routing", reason: "the micro-batch has no tokens")) {
             try LoadBalancingLoss(configuration: c).microBatch(empty)
         }
+        // Raw statistics: a NaN score sum gave a NaN loss; impossible counts gave a number.
+        let loss = try LoadBalancingLoss(configuration: c)
+        #expect(throws: FulcrumError.nonFiniteValue(argument: "scoreSums", row: 0, column: 0)) {
+            try loss.microBatch(counts: [1, 1, 0, 0], scoreSums: [.nan, 0, 0, 0], tokenCount: 1)
+        }
+        #expect(throws: FulcrumError.invalidParameter(argument: "scoreSums[2]", value: "-0.5", requirement: ">= 0")) {
+            try loss.microBatch(counts: [1, 1, 0, 0], scoreSums: [0.5, 0.5, -0.5, 0], tokenCount: 1)
+        }
+        #expect(throws: FulcrumError.indexOutOfRange(argument: "counts", position: 0, value: 5, validRange: "0...1")) {
+            try loss.microBatch(counts: [5, 0, 0, 0], scoreSums: [1, 0, 0, 0], tokenCount: 1)
+        }
+        #expect(throws: FulcrumError.indexOutOfRange(argument: "counts", position: 3, value: -1, validRange: "0...2")) {
+            try loss.microBatch(counts: [2, 1, 0, -1], scoreSums: [1, 1, 0, 0], tokenCount: 2)
+        }
     }
 }
