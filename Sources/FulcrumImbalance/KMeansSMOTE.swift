@@ -32,33 +32,41 @@ public struct KMeansSMOTE: Sampler {
         self.densityExponent = densityExponent
     }
 
-    /// - Throws: the errors of `SMOTE` and `KMeans.fit` (naming `clusters`); `emptyReduction`
-    ///   naming `clusterBalanceThreshold` when no cluster qualifies for a class (lower the
-    ///   threshold or add clusters).
+    /// - Throws: the errors of `SMOTE` and `KMeans.fit` (naming `clusters`); `invalidParameter`
+    ///   naming `clusterBalanceThreshold` (not finite) or `densityExponent` (not finite and ≥ 0);
+    ///   `emptyReduction` naming `clusterBalanceThreshold` when no cluster qualifies for a class
+    ///   (lower the threshold or add clusters).
     public func fitResample(features: MatrixView<Float>, labels: [Int], generator: inout some RandomNumberGenerator) throws -> Resampled {
         let dataset = try Dataset(features: features, labels: labels)
         let targets = try samplingStrategy.targets(classCounts: dataset.classCounts, purpose: .overSampling)
         guard kNeighbors >= 1 else { throw FulcrumError.invalidParameter(argument: "kNeighbors", value: "\(kNeighbors)", requirement: ">= 1") }
+        if let threshold = clusterBalanceThreshold, !threshold.isFinite {
+            throw FulcrumError.invalidParameter(argument: "clusterBalanceThreshold", value: "\(threshold)", requirement: "finite")
+        }
+        if let exponent = densityExponent, !(exponent.isFinite && exponent >= 0) {
+            throw FulcrumError.invalidParameter(argument: "densityExponent", value: "\(exponent)", requirement: "finite and >= 0")
+        }
         let exponent = densityExponent ?? 0.16 * Double.pow(Double.log(Double(max(dataset.columns, 1))) / Double.log(1.6), 1.8)
         var plan = InterpolationPlan()
         for (label, count) in targets where count > 0 {
             let assignment = try KMeans.fit(features, clusters: clusters, generator: &generator).labels
             let threshold = clusterBalanceThreshold ?? Double(count) / Double(dataset.rows) / 2
-            var kept: [[Int]] = [], sparsity: [Double] = []
+            var kept: [[Int]] = [], logSparsity: [Double] = []
             for cluster in 0..<clusters {
                 let members = (0..<dataset.rows).filter { assignment[$0] == cluster }
                 let own = members.filter { labels[$0] == label }
                 guard !members.isEmpty, Double(own.count) / Double(members.count) >= threshold, own.count > kNeighbors else { continue }
                 kept.append(own)
-                sparsity.append(Double.pow(meanDistance(dataset, own), exponent) / Double(own.count))
+                // log(mean_distance^e / n), so that a large e cannot overflow; −∞ for a cluster of duplicates.
+                let distance = meanDistance(dataset, own)
+                logSparsity.append((exponent == 0 ? 0 : exponent * Double.log(distance)) - Double.log(Double(own.count)))
             }
             guard !kept.isEmpty else {
                 throw FulcrumError.emptyReduction(
                     argument: "clusterBalanceThreshold",
                     reason: "no cluster holds enough samples of class \(label); lower the threshold or use more clusters")
             }
-            let total = sparsity.reduce(0, +)
-            let shares = apportion(count, weights: total > 0 ? sparsity.map { $0 / total } : sparsity.map { _ in 1 / Double(sparsity.count) })
+            let shares = apportion(count, weights: normalisedWeights(logSparsity))
             for (own, share) in zip(kept, shares) where share > 0 {
                 plan.addUniform(count: share, seeds: own, neighbors: try dataset.neighborsWithin(own, k: kNeighbors),
                                 stepSize: 1, label: label, generator: &generator)
@@ -78,6 +86,15 @@ public struct KMeansSMOTE: Sampler {
         } }
         return sum / Double(rows.count * (rows.count - 1))
     }
+}
+
+/// Weights proportional to `exp(logWeights)`, summing to 1, computed against the largest so that
+/// none overflows; equal weights when every one is 0 (all `−∞`).
+func normalisedWeights(_ logWeights: [Double]) -> [Double] {
+    guard let top = logWeights.max(), top > -.infinity else { return logWeights.map { _ in 1 / Double(logWeights.count) } }
+    let scaled = logWeights.map { Double.exp($0 - top) }
+    let total = scaled.reduce(0, +)
+    return scaled.map { $0 / total }
 }
 
 /// Largest-remainder apportionment of `total` by `weights` (summing to 1), ties to the lower index.

@@ -37,9 +37,26 @@ public enum SamplingStrategy: Sendable, Equatable, Hashable {
     ///
     /// - Throws: `FulcrumError.invalidParameter` naming `samplingStrategy` for a strategy the
     ///   purpose does not accept, a ratio outside (0, 1] or with more than two classes, a count
-    ///   that asks for fewer samples than exist when over-sampling (or more when under-sampling);
+    ///   that asks for fewer samples than exist when over-sampling (or more when under-sampling),
+    ///   over-sampling beyond `maximumRows` rows in all;
     ///   `FulcrumError.emptyReduction` naming `samplingStrategy` for a class with no sample.
     public func targets(classCounts: [(label: Int, count: Int)], purpose: Purpose) throws -> [(label: Int, count: Int)] {
+        let result = try unboundedTargets(classCounts: classCounts, purpose: purpose)
+        if purpose == .overSampling {
+            // Rows are indexed with 32-bit integers (and a request beyond that is a typo, not a data set).
+            let total = result.reduce(classCounts.reduce(0) { $0 + $1.count }) { $0 &+ $1.count }
+            guard result.allSatisfy({ $0.count <= Self.maximumRows }), total >= 0, total <= Self.maximumRows else {
+                throw FulcrumError.invalidParameter(argument: "samplingStrategy", value: "\(self)",
+                                                    requirement: "at most \(Self.maximumRows) rows after over-sampling")
+            }
+        }
+        return result
+    }
+
+    /// The most rows a resampled data set may have: 2³¹ − 1.
+    public static let maximumRows = Int(Int32.max)
+
+    private func unboundedTargets(classCounts: [(label: Int, count: Int)], purpose: Purpose) throws -> [(label: Int, count: Int)] {
         let counts = classCounts.sorted { $0.label < $1.label }
         guard let first = counts.first else { return [] }
         let largest = counts.reduce(first) { $1.count > $0.count ? $1 : $0 }

@@ -94,6 +94,23 @@ struct MixedAndClusterSamplerTests {
             #expect(minority.contains { a in minority.contains { b in b != a && onSegment(p, data.row(a), data.row(b)) } }, "row \(r)")
         }
         #expect(throws: FulcrumError.self) { try data.resample(KMeansSMOTE(clusters: 4, clusterBalanceThreshold: 1.1)) }
+        #expect(throws: FulcrumError.invalidParameter(argument: "clusterBalanceThreshold", value: "nan", requirement: "finite")) {
+            try data.resample(KMeansSMOTE(clusters: 4, clusterBalanceThreshold: .nan))
+        }
+        // A negative exponent turned a cluster of duplicates into an infinite weight (a runtime trap).
+        #expect(throws: FulcrumError.invalidParameter(argument: "densityExponent", value: "-1.0", requirement: "finite and >= 0")) {
+            try data.resample(KMeansSMOTE(clusters: 4, densityExponent: -1))
+        }
+        // An exponent whose powers overflow a Double still gives exact counts.
+        #expect(try data.resample(KMeansSMOTE(clusters: 4, densityExponent: 400)).classCounts == [0: 120, 1: 120])
+    }
+
+    @Test("k-means SMOTE cluster weights: proportional to exp(log weight), overflow-free, equal when all are 0")
+    func clusterWeights() {
+        let w = normalisedWeights([Double.log(1), Double.log(3), -.infinity])
+        #expect(abs(w[0] - 0.25) < 1e-15 && abs(w[1] - 0.75) < 1e-15 && w[2] == 0)
+        #expect(normalisedWeights([1000, 1000]) == [0.5, 0.5])
+        #expect(normalisedWeights([-.infinity, -.infinity]) == [0.5, 0.5])
     }
 
     @Test("cluster centroids: blob means (soft) or the member nearest to each (hard)")
