@@ -32,6 +32,22 @@ struct GatingErrorTests {
         }
     }
 
+    /// Expert indices are Int32: E + M beyond that is refused before E + M is ever formed.
+    @Test func expertCountsBeyondInt32() {
+        #expect(performing: { try GatingConfiguration(expertCount: 4, topK: 2, nullExpertCount: .max).validate() },
+                throws: Self.invalid("nullExpertCount"))
+        #expect(performing: { try GatingConfiguration(expertCount: .max, topK: 2).validate() }, throws: Self.invalid("expertCount"))
+    }
+
+    /// A finite but huge capacity factor trapped converting C to Int; C above N never binds.
+    @Test func capacityIsAtMostTheTokenCount() throws {
+        let huge = GatingConfiguration(expertCount: 8, topK: 2, capacityFactor: 1e300)
+        #expect(huge.capacity(tokenCount: 4) == 4)
+        #expect(GatingConfiguration(expertCount: 8, topK: 2, capacityFactor: 1.5).capacity(tokenCount: 4) == 2)  // ⌈4·2/8·1.5⌉
+        let result = try route(Self.logits, huge)
+        #expect(result.summary.capacity == 4 && result.summary.droppedAssignments == 0)
+    }
+
     @Test func mismatchedShapes() {
         #expect(throws: FulcrumError.shapeMismatch(argument: "logits", expected: "4x6", actual: "4x8")) {
             try route(Self.logits, GatingConfiguration(expertCount: 6, topK: 2))

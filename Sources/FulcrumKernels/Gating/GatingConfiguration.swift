@@ -83,9 +83,11 @@ public struct GatingConfiguration: Sendable, Equatable {
     /// E′ = E + M, the number of logit columns.
     @inlinable public var totalExpertCount: Int { expertCount + nullExpertCount }
 
-    /// C = ⌈(N·k/E′)·cf⌉ for `tokenCount` = N tokens, or `nil` without a capacity factor.
+    /// C = min(N, ⌈(N·k/E′)·cf⌉) for `tokenCount` = N tokens, or `nil` without a capacity factor:
+    /// an expert takes each token at most once, so a capacity above N never binds (and a huge cf
+    /// cannot overflow).
     public func capacity(tokenCount: Int) -> Int? {
-        capacityFactor.map { Int((Double(tokenCount * topK) / Double(totalExpertCount) * $0).rounded(.up)) }
+        capacityFactor.map { Int(min(Double(tokenCount), (Double(tokenCount) * Double(topK) / Double(totalExpertCount) * $0).rounded(.up))) }
     }
 
     /// Throws `FulcrumError.invalidParameter` naming the first option that breaks its rule.
@@ -96,6 +98,12 @@ public struct GatingConfiguration: Sendable, Equatable {
         }
         guard nullExpertCount >= 0 else {
             throw FulcrumError.invalidParameter(argument: "nullExpertCount", value: "\(nullExpertCount)", requirement: ">= 0")
+        }
+        // Expert indices are written as Int32.
+        guard expertCount <= Int(Int32.max), nullExpertCount <= Int(Int32.max) - expertCount else {
+            throw FulcrumError.invalidParameter(argument: expertCount <= Int(Int32.max) ? "nullExpertCount" : "expertCount",
+                                                value: "\(expertCount <= Int(Int32.max) ? nullExpertCount : expertCount)",
+                                                requirement: "E + M <= \(Int32.max)")
         }
         let total = totalExpertCount
         guard topK >= 1, topK <= total else {
