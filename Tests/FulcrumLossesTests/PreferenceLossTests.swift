@@ -167,6 +167,10 @@ struct PreferenceLossTests {
         #expect(thrownArgument { _ = try run(PreferenceLoss(.dpo, beta: 1), [-1], [-2, -3], [-1], [-2], [1], [1], &gw, &gl) } == "policyRejected")
         #expect(thrownArgument { _ = try run(PreferenceLoss(.simpo(gamma: 0), beta: 1), [-1], [-2], [-1], [-2], [0], [1], &gw, &gl) } == "chosenLengths[0]")
         #expect(thrownArgument { _ = try run(PreferenceLoss(.dpo, beta: 1), [.nan], [-2], [-1], [-2], [1], [1], &gw, &gl) } == "policyChosen")
+        // Finite parameters that scale the loss past Double (it was returned as ±inf).
+        #expect(thrownArgument { _ = try run(PreferenceLoss(.dpo, beta: 1e308), [-3], [-1], [-1], [-1], [1], [1], &gw, &gl) } == "beta")
+        #expect(thrownArgument { _ = try run(PreferenceLoss(.ipo, beta: 1e-320), [-1], [-2], [-1], [-2], [1], [1], &gw, &gl) } == "beta")
+        #expect(thrownArgument { _ = try run(PreferenceLoss(.rpo(eta: 1e308), beta: 10), [-1], [-2], [-1], [-2], [1], [1], &gw, &gl) } == "beta, eta")
         let op = SequenceLogProbabilities<Double>(sequenceLength: 2)
         let x = [Double](repeating: 0, count: 4 * 3)
         var out = [0.0, 0.0]

@@ -64,8 +64,9 @@ public struct PreferenceLoss: Sendable, Equatable {
     ///   - chosenLengths, rejectedLengths: P token counts ≥ 1 each (required by SimPO only).
     ///   - chosenGradient, rejectedGradient: P outputs each.
     /// - Throws: `FulcrumError` naming `beta` (finite, > 0), `gamma`/`eta` (finite, ≥ 0), a
-    ///   buffer of the wrong length or missing, a zero length, a non-finite log-probability, or
-    ///   `policyChosen` for no pairs.
+    ///   buffer of the wrong length or missing, a zero length, a non-finite log-probability,
+    ///   `policyChosen` for no pairs, or the hyper-parameters when they scale the loss or its
+    ///   gradient past T.
     @specialized(where T == Float)
     @specialized(where T == Double)
     public func lossAndGradient<T: FulcrumFloat>(
@@ -106,7 +107,7 @@ public struct PreferenceLoss: Sendable, Equatable {
             }
         }
         let scale = 1 / Double(pairs)
-        var total = 0.0
+        var total = 0.0, finite = true
         for i in 0..<pairs {
             let (pw, pl) = (Double(policyChosen[i]), Double(policyRejected[i]))
             let (rw, rl) = usesReference ? (Double(referenceChosen![i]), Double(referenceRejected![i])) : (0, 0)
@@ -115,8 +116,25 @@ public struct PreferenceLoss: Sendable, Equatable {
             total += loss
             chosenGradient[i] = T(gw * scale)
             rejectedGradient[i] = T(gl * scale)
+            finite = finite && chosenGradient[i].isFinite && rejectedGradient[i].isFinite
         }
-        return T(total * scale)
+        let value = T(total * scale)
+        guard finite, value.isFinite else {
+            // Finite inputs, so the hyper-parameters scaled the loss past T (IPO: β so small that 1/(2β) does).
+            throw FulcrumError.invalidParameter(
+                argument: scaleParameters, value: "\(kind), beta = \(beta)",
+                requirement: "a loss and gradient that fit in \(T.self) (lower them; for IPO raise beta)")
+        }
+        return value
+    }
+
+    /// The hyper-parameters the loss's size grows with, named when it overflows.
+    var scaleParameters: String {
+        switch kind {
+        case .dpo, .ipo: "beta"
+        case .simpo: "beta, gamma"
+        case .rpo: "beta, eta"
+        }
     }
 
     /// One pair: (ℓ, ∂ℓ/∂π_w, ∂ℓ/∂π_l).
