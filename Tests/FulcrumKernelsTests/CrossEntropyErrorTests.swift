@@ -63,6 +63,16 @@ struct CrossEntropyErrorTests {
         #expect(argument(failure(gradientScale: .nan)) == "gradientScale")
     }
 
+    @Test("A loss that finite logits and valid options take past Float throws naming the options")
+    func overflowingLoss() {
+        // z = x/T overflows Float (the loss and gradient were NaN), the z-loss s·lse² overflows (+inf),
+        // and finite logits of opposite extreme signs make −log p_y itself 6e38.
+        #expect(argument(failure(options: ReferenceOptions(temperature: 1e-40))) == "temperature")
+        #expect(argument(failure(options: ReferenceOptions(zLoss: 3e38))) == "zLossCoefficient")
+        #expect(argument(failure(targets: [1, 2], logits: [3e38, -3e38, 0, 0, 1, 2])) == "logits")
+        #expect(failure(options: ReferenceOptions(temperature: 1e-3)) == nil)
+    }
+
     @Test("Targets out of range, masks excluding the target, empty means")
     func badTargets() {
         #expect(failure(targets: [0, 3]) == .indexOutOfRange(argument: "targets", position: 1, value: 3, validRange: "0..<3"))

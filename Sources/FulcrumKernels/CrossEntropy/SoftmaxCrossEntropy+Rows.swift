@@ -104,13 +104,30 @@ extension SoftmaxCrossEntropy {
         return total
     }
 
-    /// The public result from the row sums; throws the first non-finite logit under `.throwError`.
+    /// The public result from the row sums; throws the first non-finite logit under `.throwError`,
+    /// and then also a loss that the options took past T (naming them, see `representableLoss`).
     func result(_ sums: RowSums, totals: TargetTotals, scale: Double) throws -> CrossEntropyResult<T> {
         if let bad = sums.firstNonFinite {
             throw FulcrumError.nonFiniteValue(argument: "logits", row: bad.row, column: bad.column)
         }
-        return CrossEntropyResult(loss: T(sums.loss * scale), zLoss: T(sums.zLoss * scale), correctCount: sums.correct,
-                                  countedRows: totals.counted, weightSum: T(totals.weightSum))
+        guard nonFinitePolicy == .throwError else {
+            return CrossEntropyResult(loss: T(sums.loss * scale), zLoss: T(sums.zLoss * scale), correctCount: sums.correct,
+                                      countedRows: totals.counted, weightSum: T(totals.weightSum))
+        }
+        return CrossEntropyResult(loss: try representableLoss(sums.loss * scale, as: T.self, parameters: scaleOptions),
+                                  zLoss: try representableLoss(sums.zLoss * scale, as: T.self, parameters: scaleOptions),
+                                  correctCount: sums.correct, countedRows: totals.counted, weightSum: T(totals.weightSum))
+    }
+
+    /// The options that scale the loss, as named in an overflow error ("logits" when none is set).
+    var scaleOptions: String {
+        let set: [(String, Bool)] = [
+            ("temperature", temperature != 1), ("logitSoftcap", logitSoftcap != nil), ("classOffsets", classOffsets != nil),
+            ("targetMargins", targetMargins != nil), ("classWeights", classWeights != nil), ("zLossCoefficient", zLossCoefficient != 0),
+            ("focalGamma", focalGamma != 0), ("rowModulation", rowModulation != nil),
+        ]
+        let names = set.filter(\.1).map(\.0)
+        return names.isEmpty ? "logits" : names.joined(separator: ", ")
     }
 }
 

@@ -109,7 +109,8 @@ public struct SoftmaxCrossEntropy<T: FulcrumFloat>: Sendable {
     ///   - rowLogSumExp: optional N outputs, lse(z) of each row (0 for ignored rows).
     /// - Returns: the reduced loss, the z-loss part, the correct-prediction count.
     /// - Throws: `FulcrumError` naming the argument for any bad shape, target, mask or option,
-    ///   before any output is written; `nonFiniteValue` per `nonFinitePolicy`.
+    ///   before any output is written; `nonFiniteValue` per `nonFinitePolicy`; under `.throwError`,
+    ///   `invalidParameter` naming the scaling options (or `logits`) when the loss overflows T.
     @specialized(where T == Float)
     @specialized(where T == Double)
     public func lossAndGradient(

@@ -52,7 +52,8 @@ public struct SigmoidBinaryCrossEntropy<T: FulcrumFloat>: Sendable {
     /// The reduced loss, and dL/dlogits written into `gradient` (N×C, may be the logits' memory).
     /// - Throws: `FulcrumError` naming `targets`/`gradient` (shape), `positiveWeights`,
     ///   `classWeights` (count, finite ≥ 0), `focalGamma`, `focalAlpha`, `gradientScale`, an
-    ///   empty mean (`logits`), or the first non-finite `logits`/`targets` element.
+    ///   empty mean (`logits`), or the first non-finite `logits`/`targets` element; the weights
+    ///   (or `logits`) when the loss overflows T.
     @specialized(where T == Float)
     @specialized(where T == Double)
     public func lossAndGradient(logits: MatrixView<T>, targets: MatrixView<T>, gradient: MutableMatrixView<T>,
@@ -118,6 +119,13 @@ public struct SigmoidBinaryCrossEntropy<T: FulcrumFloat>: Sendable {
                 }
             }
         }
-        return T(sums.loss * scale)
+        return try representableLoss(sums.loss * scale, as: T.self, parameters: scaleOptions)
+    }
+
+    /// The options that scale the loss, as named in an overflow error ("logits" when none is set).
+    var scaleOptions: String {
+        let set: [(String, Bool)] = [("positiveWeights", positiveWeights != nil), ("classWeights", classWeights != nil)]
+        let names = set.filter(\.1).map(\.0)
+        return names.isEmpty ? "logits" : names.joined(separator: ", ")
     }
 }

@@ -63,7 +63,8 @@ public struct DistillationLoss<T: FulcrumFloat>: Sendable {
     ///   - rowLosses: optional N outputs, each row's ℓ before the reduction.
     /// - Throws: `FulcrumError` naming `temperature`, `teacherTemperature`, `balance`,
     ///   `gradientScale`, `teacherLogits`/`studentGradient`/`rowLosses` (shape), `studentLogits`
-    ///   (no column, or an empty mean), or the logits holding a non-finite value.
+    ///   (no column, or an empty mean), or the logits holding a non-finite value; the
+    ///   temperatures when the loss or a KL overflows T.
     @specialized(where T == Float)
     @specialized(where T == Double)
     public func lossAndGradient(
@@ -135,8 +136,10 @@ public struct DistillationLoss<T: FulcrumFloat>: Sendable {
                 }
             }
         }
-        return DistillationResult(loss: T(sums.loss * scale), forwardKL: T(sums.forward * scale),
-                                  reverseKL: T(sums.reverse * scale))
+        let parameters = "temperature, teacherTemperature"
+        return DistillationResult(loss: try representableLoss(sums.loss * scale, as: T.self, parameters: parameters),
+                                  forwardKL: try representableLoss(sums.forward * scale, as: T.self, parameters: parameters),
+                                  reverseKL: try representableLoss(sums.reverse * scale, as: T.self, parameters: parameters))
     }
 }
 

@@ -43,7 +43,8 @@ public struct LabelDistributionallyRobustLoss<T: FulcrumFloat>: Sendable {
     ///   - temperatureGradients: optional N outputs ∂L/∂λ_i (after the reduction; 0 for ignored rows).
     /// - Throws: `FulcrumError` naming `lambda`, `instanceTemperatures[i]` (finite, > 0),
     ///   `margin` (finite, ≥ 0), `targets`, `gradient`, `temperatureGradients`, or the first
-    ///   non-finite `logits` element; `emptyReduction` for a mean over no rows.
+    ///   non-finite `logits` element; `emptyReduction` for a mean over no rows; `lambda, margin`
+    ///   when the loss overflows T (a tiny λ scales the scores by 1/λ).
     @specialized(where T == Float)
     @specialized(where T == Double)
     public func lossAndGradient(
@@ -135,6 +136,6 @@ public struct LabelDistributionallyRobustLoss<T: FulcrumFloat>: Sendable {
             let j = (0..<classes).first { !logits[n, $0].isFinite } ?? 0
             throw FulcrumError.nonFiniteValue(argument: "logits", row: n, column: j)
         }
-        return T(sums.loss * scale)
+        return try representableLoss(sums.loss * scale, as: T.self, parameters: "lambda, margin")
     }
 }

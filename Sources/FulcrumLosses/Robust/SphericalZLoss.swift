@@ -36,7 +36,8 @@ public struct SphericalZLoss<T: FulcrumFloat>: Sendable {
 
     /// The loss and dL/dlogits into `gradient` (N×C, may be the logits' memory).
     /// - Throws: `FulcrumError` naming `a` (finite, > 0), `b` (finite), `targets`, `gradient`,
-    ///   or the first non-finite `logits` element; `emptyReduction` for a mean over no rows.
+    ///   or the first non-finite `logits` element; `emptyReduction` for a mean over no rows;
+    ///   `a, b` when the loss overflows T.
     @specialized(where T == Float)
     @specialized(where T == Double)
     public func lossAndGradient(logits: MatrixView<T>, targets: UnsafeBufferPointer<Int32>, gradient: MutableMatrixView<T>) throws -> T {
@@ -88,7 +89,7 @@ public struct SphericalZLoss<T: FulcrumFloat>: Sendable {
             let j = (0..<classes).first { !logits[n, $0].isFinite } ?? 0
             throw FulcrumError.nonFiniteValue(argument: "logits", row: n, column: j)
         }
-        return T(sums.loss * scale)
+        return try representableLoss(sums.loss * scale, as: T.self, parameters: "a, b")
     }
 }
 
