@@ -51,8 +51,14 @@ public struct SpectralDensity: Sendable {
     }
 
     /// The Gaussian-broadened density Σₖ wₖ·φ_σ(t − θₖ) at `t`; it integrates to 1 over ℝ.
+    ///
+    /// - Throws: `FulcrumError.invalidParameter` naming `sigma` (finite, > 0) or `t` (finite).
     @inlinable
-    public func density(at t: Double, sigma: Double) -> Double {
+    public func density(at t: Double, sigma: Double) throws -> Double {
+        guard sigma.isFinite, sigma > 0 else {
+            throw FulcrumError.invalidParameter(argument: "sigma", value: "\(sigma)", requirement: "finite and > 0")
+        }
+        guard t.isFinite else { throw FulcrumError.invalidParameter(argument: "t", value: "\(t)", requirement: "finite") }
         let c = 1 / (sigma * (2 * Double.pi).squareRoot())
         var total = 0.0
         for (theta, w) in zip(nodes, weights) {
@@ -63,8 +69,11 @@ public struct SpectralDensity: Sendable {
     }
 
     /// Σₖ wₖ·θₖᵏ: the estimate of tr(Aᵏ)/n (exact quadrature of each run's vᵀAᵏv/‖v‖² for k < 2·steps).
+    ///
+    /// - Throws: `FulcrumError.invalidParameter` naming `k` when it is negative.
     @inlinable
-    public func moment(_ k: Int) -> Double {
+    public func moment(_ k: Int) throws -> Double {
+        guard k >= 0 else { throw FulcrumError.invalidParameter(argument: "k", value: "\(k)", requirement: ">= 0") }
         var total = 0.0
         for (theta, w) in zip(nodes, weights) {
             var p = 1.0

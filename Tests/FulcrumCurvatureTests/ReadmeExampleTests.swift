@@ -47,14 +47,14 @@ import FulcrumCurvature
         let exactTrace = exact.reduce(0, +)
         print("top eigenvalue   \(top.values[0])   exact \(exact.last!)")
         print("trace            \(trace.estimate) ± \(trace.standardError)   exact \(exactTrace)")
-        print("mean eigenvalue  \(density.moment(1))   exact \(exactTrace / Float(dim))")
+        print("mean eigenvalue  \(try density.moment(1))   exact \(exactTrace / Float(dim))")
         // The density, Gaussian-broadened (σ = 0.02), next to the same broadening of the exact spectrum.
         for t in [0.0, 0.05, 0.1, 0.15, 0.2, 0.25, 0.3] {
             let reference = exact.map { e -> Double in
                 let u = (t - Double(e)) / 0.02
                 return exp(-0.5 * u * u) / (0.02 * (2 * Double.pi).squareRoot()) / Double(dim)
             }.reduce(0, +)
-            print("density(\(t))  \(density.density(at: t, sigma: 0.02))   exact \(reference)")
+            print("density(\(t))  \(try density.density(at: t, sigma: 0.02))   exact \(reference)")
         }
         #expect(abs(top.values[0] - exact.last!) < 1e-5 * exact.last!)
         #expect(abs(trace.estimate - Double(exactTrace)) < 4 * trace.standardError)

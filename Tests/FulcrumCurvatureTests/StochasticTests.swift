@@ -51,15 +51,23 @@ import FulcrumKernels
         var akv = v
         for k in 0..<(2 * steps) {
             let exact = zip(v, akv).map(*).reduce(0, +) / Double(n)
-            #expect(abs(slq.moment(k) - exact) < 1e-9 * max(1, abs(exact)))
+            #expect(abs(try slq.moment(k) - exact) < 1e-9 * max(1, abs(exact)))
             akv = multiply(a, akv)
         }
         // The weights sum to 1 and the broadened density integrates to 1 (trapezoid on a wide grid).
         #expect(abs(slq.weights.reduce(0, +) - 1) < 1e-12)
         #expect(slq.weights.allSatisfy { $0 >= 0 })
         let h = 0.01
-        let integral = stride(from: -10.0, through: 13.0, by: h).map { slq.density(at: $0, sigma: 0.1) }.reduce(0, +) * h
+        let integral = try stride(from: -10.0, through: 13.0, by: h).map { try slq.density(at: $0, sigma: 0.1) }.reduce(0, +) * h
         #expect(abs(integral - 1) < 1e-6)
+        // Bad arguments throw (σ = 0 gave NaN; a negative k trapped on its empty range).
+        #expect(throws: FulcrumError.invalidParameter(argument: "sigma", value: "0.0", requirement: "finite and > 0")) {
+            try slq.density(at: 0, sigma: 0)
+        }
+        #expect(throws: FulcrumError.invalidParameter(argument: "t", value: "nan", requirement: "finite")) {
+            try slq.density(at: .nan, sigma: 0.1)
+        }
+        #expect(throws: FulcrumError.invalidParameter(argument: "k", value: "-1", requirement: ">= 0")) { try slq.moment(-1) }
     }
 
     @Test func momentsEstimateNormalisedTracesOfPowers() throws {
@@ -83,8 +91,8 @@ import FulcrumKernels
             }
             let e = StochasticEstimate(draws: draws)
             let exact = spectrum.map { Double.pow($0, Double(k)) }.reduce(0, +) / Double(n)
-            #expect(abs(slq.moment(k) - e.estimate) < 1e-10)
-            #expect(abs(slq.moment(k) - exact) < 4 * e.standardError)
+            #expect(abs(try slq.moment(k) - e.estimate) < 1e-10)
+            #expect(abs(try slq.moment(k) - exact) < 4 * e.standardError)
         }
     }
 }
