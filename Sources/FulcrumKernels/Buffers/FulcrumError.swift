@@ -70,3 +70,10 @@ package func representableLoss<T: FulcrumFloat>(_ value: Double, as _: T.Type, p
     }
     return result
 }
+
+/// The names of the options that are set, comma-separated, or "logits" when none is: what an
+/// overflow error (`representableLoss`) names.
+package func namedOptions(_ options: [(name: String, isSet: Bool)]) -> String {
+    let names = options.filter(\.isSet).map(\.name)
+    return names.isEmpty ? "logits" : names.joined(separator: ", ")
+}

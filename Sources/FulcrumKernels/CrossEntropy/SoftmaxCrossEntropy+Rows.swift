@@ -110,24 +110,20 @@ extension SoftmaxCrossEntropy {
         if let bad = sums.firstNonFinite {
             throw FulcrumError.nonFiniteValue(argument: "logits", row: bad.row, column: bad.column)
         }
-        guard nonFinitePolicy == .throwError else {
-            return CrossEntropyResult(loss: T(sums.loss * scale), zLoss: T(sums.zLoss * scale), correctCount: sums.correct,
-                                      countedRows: totals.counted, weightSum: T(totals.weightSum))
-        }
-        return CrossEntropyResult(loss: try representableLoss(sums.loss * scale, as: T.self, parameters: scaleOptions),
-                                  zLoss: try representableLoss(sums.zLoss * scale, as: T.self, parameters: scaleOptions),
+        // Under `.propagate` a NaN loss is what was asked for.
+        let converted: (Double) throws -> T = nonFinitePolicy == .throwError
+            ? { try representableLoss($0, as: T.self, parameters: scaleOptions) } : { T($0) }
+        return CrossEntropyResult(loss: try converted(sums.loss * scale), zLoss: try converted(sums.zLoss * scale),
                                   correctCount: sums.correct, countedRows: totals.counted, weightSum: T(totals.weightSum))
     }
 
-    /// The options that scale the loss, as named in an overflow error ("logits" when none is set).
+    /// The options that scale the loss, as named in an overflow error.
     var scaleOptions: String {
-        let set: [(String, Bool)] = [
+        namedOptions([
             ("temperature", temperature != 1), ("logitSoftcap", logitSoftcap != nil), ("classOffsets", classOffsets != nil),
             ("targetMargins", targetMargins != nil), ("classWeights", classWeights != nil), ("zLossCoefficient", zLossCoefficient != 0),
             ("focalGamma", focalGamma != 0), ("rowModulation", rowModulation != nil),
-        ]
-        let names = set.filter(\.1).map(\.0)
-        return names.isEmpty ? "logits" : names.joined(separator: ", ")
+        ])
     }
 }
 

@@ -122,10 +122,8 @@ public struct SigmoidBinaryCrossEntropy<T: FulcrumFloat>: Sendable {
         return try representableLoss(sums.loss * scale, as: T.self, parameters: scaleOptions)
     }
 
-    /// The options that scale the loss, as named in an overflow error ("logits" when none is set).
+    /// The options that scale the loss, as named in an overflow error.
     var scaleOptions: String {
-        let set: [(String, Bool)] = [("positiveWeights", positiveWeights != nil), ("classWeights", classWeights != nil)]
-        let names = set.filter(\.1).map(\.0)
-        return names.isEmpty ? "logits" : names.joined(separator: ", ")
+        namedOptions([("positiveWeights", positiveWeights != nil), ("classWeights", classWeights != nil)])
     }
 }
