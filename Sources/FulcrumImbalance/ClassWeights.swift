@@ -11,7 +11,7 @@ public enum ClassWeights {
     /// - Throws: `invalidParameter` naming `counts` when empty or a count is not positive.
     public static func inverseFrequency(counts: [Int]) throws -> [Double] {
         try check(counts)
-        let total = Double(counts.reduce(0, +)), classes = Double(counts.count)
+        let total = counts.reduce(0.0) { $0 + Double($1) }, classes = Double(counts.count)  // in Double: no overflow
         return counts.map { total / (classes * Double($0)) }
     }
 

@@ -30,7 +30,7 @@ public enum TemperatureSampling {
     /// `q_c = n_c / N`.
     public static func scalarizationWeights(counts: [Int], temperature: Double) throws -> [Double] {
         let p = try probabilities(counts: counts, temperature: temperature)
-        let total = Double(counts.reduce(0, +))
+        let total = counts.reduce(0.0) { $0 + Double($1) }  // in Double: huge counts cannot overflow
         return zip(p, counts).map { $0 / (Double($1) / total) }
     }
 
@@ -81,13 +81,14 @@ public struct CooldownSchedule: Sendable, Equatable {
         self.cooldownSteps = cooldownSteps
     }
 
-    /// The temperature at `step` (steps before 0 count as 0).
+    /// The temperature at `step` (steps before 0 count as 0). On the ramp it is
+    /// (1 − f)·τ₀ + f·τ₁, which stays +∞ while an infinite (uniform) temperature has weight.
     public func temperature(at step: Int) -> Double {
-        let elapsed = step - cooldownStart
-        if elapsed < 0 { return initialTemperature }
+        if step < cooldownStart { return initialTemperature }
+        let elapsed = step - cooldownStart  // no overflow: 0 <= cooldownStart <= step
         if elapsed >= cooldownSteps { return finalTemperature }
         let f = Double(elapsed) / Double(cooldownSteps)
-        return initialTemperature + f * (finalTemperature - initialTemperature)
+        return (1 - f) * initialTemperature + f * finalTemperature
     }
 
     /// The sampling probabilities at `step`.

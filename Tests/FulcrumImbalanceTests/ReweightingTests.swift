@@ -61,6 +61,14 @@ struct ReweightingTests {
         #expect(ramp.temperature(at: 105) == 3 && ramp.temperature(at: 110) == 1)
         expectClose(try ramp.probabilities(counts: [1, 4], at: 500), [0.2, 0.8])
         #expect(throws: FulcrumError.self) { try CooldownSchedule(initialTemperature: 0, finalTemperature: 1, cooldownStart: 0) }
+        // The earliest step overflowed step − cooldownStart (a trap); a uniform (+∞) start gave NaN on the ramp.
+        #expect(ramp.temperature(at: .min) == 5)
+        let uniform = try CooldownSchedule(initialTemperature: .infinity, finalTemperature: 1, cooldownStart: 0, cooldownSteps: 10)
+        #expect(uniform.temperature(at: 5) == .infinity && uniform.temperature(at: 10) == 1)
+        // Counts whose sum overflows Int.
+        let huge = [Int.max / 2, Int.max / 2, 4]
+        #expect(try ClassWeights.inverseFrequency(counts: huge).allSatisfy { $0.isFinite && $0 > 0 })
+        #expect(try TemperatureSampling.scalarizationWeights(counts: huge, temperature: 2).allSatisfy { $0.isFinite && $0 > 0 })
     }
 
     @Test("prior compensation by hand")
