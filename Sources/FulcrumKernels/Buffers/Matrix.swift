@@ -12,23 +12,24 @@ public struct Matrix<Element>: @unchecked Sendable {
 
     /// A `rows × columns` matrix with every element `value`.
     ///
-    /// - Throws: `FulcrumError.invalidParameter` for a negative count.
+    /// - Throws: `FulcrumError.invalidParameter` for a negative count or rows × columns beyond Int.
     public init(rows: Int, columns: Int, repeating value: Element) throws {
         guard rows >= 0 else { throw FulcrumError.invalidParameter(argument: "rows", value: "\(rows)", requirement: ">= 0") }
         guard columns >= 0 else { throw FulcrumError.invalidParameter(argument: "columns", value: "\(columns)", requirement: ">= 0") }
-        self.storage = Array(repeating: value, count: rows * columns)
+        self.storage = Array(repeating: value, count: try elementCount(rows, columns))
         self.rows = rows
         self.columns = columns
     }
 
     /// A `rows × columns` matrix over `elements` (row-major).
     ///
-    /// - Throws: `FulcrumError.shapeMismatch` unless `elements.count == rows * columns`.
+    /// - Throws: `FulcrumError.shapeMismatch` unless `elements.count == rows * columns`;
+    ///   `invalidParameter` for a negative count or a product beyond Int.
     public init(rows: Int, columns: Int, elements: [Element]) throws {
         guard rows >= 0, columns >= 0 else {
             throw FulcrumError.invalidParameter(argument: "rows, columns", value: "\(rows), \(columns)", requirement: ">= 0")
         }
-        try checkCount(elements.count, rows * columns, argument: "elements")
+        try checkCount(elements.count, try elementCount(rows, columns), argument: "elements")
         self.storage = elements
         self.rows = rows
         self.columns = columns
@@ -57,4 +58,13 @@ public struct Matrix<Element>: @unchecked Sendable {
             try body(MutableMatrixView(unchecked: $0.baseAddress, rows: rows, columns: columns, rowStride: columns))
         }
     }
+}
+
+/// rows·columns, or `invalidParameter` naming both when the product overflows Int.
+func elementCount(_ rows: Int, _ columns: Int) throws -> Int {
+    let (count, overflow) = rows.multipliedReportingOverflow(by: columns)
+    guard !overflow else {
+        throw FulcrumError.invalidParameter(argument: "rows, columns", value: "\(rows), \(columns)", requirement: "rows × columns <= Int.max")
+    }
+    return count
 }

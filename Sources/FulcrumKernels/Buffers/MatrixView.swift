@@ -17,7 +17,8 @@ public struct MatrixView<Element>: @unchecked Sendable {
     /// Views `buffer` as a `rows × columns` matrix whose rows start `rowStride` elements apart.
     ///
     /// - Throws: `FulcrumError.invalidBuffer` when a count is negative, `rowStride < columns`,
-    ///   or the buffer holds fewer than `(rows − 1)·rowStride + columns` elements.
+    ///   or the buffer holds fewer than `(rows − 1)·rowStride + columns` elements (that count may
+    ///   exceed Int).
     public init(_ buffer: UnsafeBufferPointer<Element>, rows: Int, columns: Int, rowStride: Int? = nil) throws {
         let stride = rowStride ?? columns
         try validateLayout(count: buffer.count, rows: rows, columns: columns, rowStride: stride, argument: "buffer")
@@ -132,10 +133,16 @@ func validateLayout(count: Int, rows: Int, columns: Int, rowStride: Int, argumen
     guard rowStride >= columns else {
         throw FulcrumError.invalidBuffer(argument: argument, reason: "row stride \(rowStride) < columns \(columns)")
     }
-    let needed = rows == 0 || columns == 0 ? 0 : (rows - 1) * rowStride + columns
-    guard count >= needed else {
+    // (rows − 1)·rowStride + columns, or nil when it overflows Int (no buffer can hold it).
+    let needed: Int? = rows == 0 || columns == 0 ? 0 : {
+        let (span, spanOverflow) = (rows - 1).multipliedReportingOverflow(by: rowStride)
+        let (total, totalOverflow) = span.addingReportingOverflow(columns)
+        return spanOverflow || totalOverflow ? nil : total
+    }()
+    guard let needed, count >= needed else {
         throw FulcrumError.invalidBuffer(
-            argument: argument, reason: "holds \(count) elements, a \(rows)x\(columns) matrix with row stride \(rowStride) needs \(needed)")
+            argument: argument, reason: "holds \(count) elements, a \(rows)x\(columns) matrix with row stride \(rowStride) needs "
+                + (needed.map { "\($0)" } ?? "more than Int.max"))
     }
 }
 
