@@ -21,9 +21,7 @@ struct Dataset {
         guard labels.count == features.rows else {
             throw FulcrumError.shapeMismatch(argument: "labels", expected: "\(features.rows)", actual: "\(labels.count)")
         }
-        guard features.columns >= 1 else {
-            throw FulcrumError.shapeMismatch(argument: "features", expected: "at least 1 column (feature)", actual: features.shape)
-        }
+        try checkHasColumns(features, argument: "features", unit: "feature")
         if let (row, column) = features.firstNonFinite() {
             throw FulcrumError.nonFiniteValue(argument: "features", row: row, column: column)
         }

@@ -59,12 +59,13 @@ public enum FulcrumError: Error, Equatable, Sendable, CustomStringConvertible {
 @inlinable
 func shapeDescription(_ rows: Int, _ columns: Int) -> String { "\(rows)x\(columns)" }
 
-/// The reduced loss `value` as T, or `invalidParameter` naming `parameters` when it does not fit
-/// in T although every input was finite: the options (a tiny temperature, huge offsets or
-/// coefficients) or the inputs' own scale took the loss past T's range, or to NaN.
-package func representableLoss<T: FulcrumFloat>(_ value: Double, as _: T.Type, parameters: String) throws -> T {
+/// The reduced loss `value` as T, or `invalidParameter` naming `parameters` when it (or, as the
+/// caller reports, its gradient) does not fit in T although every input was finite: the options
+/// (a tiny temperature, huge offsets or coefficients) or the inputs' own scale took it past T's
+/// range, or to NaN.
+package func representableLoss<T: FulcrumFloat>(_ value: Double, as _: T.Type, parameters: String, gradientIsFinite: Bool = true) throws -> T {
     let result = T(value)
-    guard result.isFinite else {
+    guard result.isFinite, gradientIsFinite else {
         throw FulcrumError.invalidParameter(argument: parameters, value: "a loss of \(value)",
                                             requirement: "a loss that fits in \(T.self) (these options or the inputs' scale overflow it)")
     }

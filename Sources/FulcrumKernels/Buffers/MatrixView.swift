@@ -154,6 +154,14 @@ public func checkShape<E>(_ view: MatrixView<E>, rows: Int, columns: Int, argume
     }
 }
 
+/// Throws `shapeMismatch` naming `argument` unless `view` has at least one column, each a `unit`
+/// (a feature, a class).
+package func checkHasColumns<E>(_ view: MatrixView<E>, argument: String, unit: String) throws {
+    guard view.columns >= 1 else {
+        throw FulcrumError.shapeMismatch(argument: argument, expected: "at least 1 column (\(unit))", actual: view.shape)
+    }
+}
+
 /// Throws `shapeMismatch` naming `argument` unless `count == expected`.
 public func checkCount(_ count: Int, _ expected: Int, argument: String) throws {
     guard count == expected else {

@@ -99,11 +99,12 @@ public struct GatingConfiguration: Sendable, Equatable {
         guard nullExpertCount >= 0 else {
             throw FulcrumError.invalidParameter(argument: "nullExpertCount", value: "\(nullExpertCount)", requirement: ">= 0")
         }
-        // Expert indices are written as Int32.
-        guard expertCount <= Int(Int32.max), nullExpertCount <= Int(Int32.max) - expertCount else {
-            throw FulcrumError.invalidParameter(argument: expertCount <= Int(Int32.max) ? "nullExpertCount" : "expertCount",
-                                                value: "\(expertCount <= Int(Int32.max) ? nullExpertCount : expertCount)",
-                                                requirement: "E + M <= \(Int32.max)")
+        // Expert indices are written as Int32; E + M is formed only once it cannot overflow.
+        guard expertCount <= Int(Int32.max) else {
+            throw FulcrumError.invalidParameter(argument: "expertCount", value: "\(expertCount)", requirement: "<= \(Int32.max)")
+        }
+        guard nullExpertCount <= Int(Int32.max) - expertCount else {
+            throw FulcrumError.invalidParameter(argument: "nullExpertCount", value: "\(nullExpertCount)", requirement: "E + M <= \(Int32.max)")
         }
         let total = totalExpertCount
         guard topK >= 1, topK <= total else {

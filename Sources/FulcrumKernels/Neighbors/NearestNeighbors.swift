@@ -49,7 +49,7 @@ public enum NearestNeighbors {
     ) throws {
         try checkCount(queries.columns, base.columns, argument: "queries columns")
         try validateK(k, available: base.rows, argument: "base")
-        try checkFeatures(base, argument: "base")
+        try checkHasColumns(base, argument: "base", unit: "feature")  // else every distance is 0: index-order neighbours
         try checkOutputs(rows: queries.rows, k: k, indices: indices, distances: distances)
         try checkFinite(queries, argument: "queries")
         try checkFinite(base, argument: "base")
@@ -77,7 +77,7 @@ public enum NearestNeighbors {
         indices: MutableMatrixView<Int>, distances: MutableMatrixView<Float>
     ) throws {
         try validateK(k, available: points.rows - 1, argument: "points")
-        try checkFeatures(points, argument: "points")
+        try checkHasColumns(points, argument: "points", unit: "feature")
         try checkOutputs(rows: points.rows, k: k, indices: indices, distances: distances)
         try checkFinite(points, argument: "points")
         let transform = PointTransform(metric: metric, base: points, queries: nil)
@@ -163,14 +163,6 @@ extension NearestNeighbors {
         }
         guard available < Int(Int32.max) else {
             throw FulcrumError.invalidParameter(argument: argument, value: "\(available) rows", requirement: "fewer than 2^31 - 1 rows")
-        }
-    }
-
-    /// Throws unless `view` has at least one column: with none every distance is 0 (or 1 for
-    /// cosine), and the neighbours would be the index order.
-    static func checkFeatures(_ view: MatrixView<Float>, argument: String) throws {
-        guard view.columns >= 1 else {
-            throw FulcrumError.shapeMismatch(argument: argument, expected: "at least 1 column (feature)", actual: view.shape)
         }
     }
 

@@ -100,9 +100,7 @@ public struct DistillationLoss<T: FulcrumFloat>: Sendable {
         }
         try balance.validate()
         try checkShape(teacher, rows: rows, columns: classes, argument: "teacherLogits")
-        guard classes >= 1 else {
-            throw FulcrumError.shapeMismatch(argument: "studentLogits", expected: "at least 1 column (class)", actual: student.shape)
-        }
+        try checkHasColumns(student, argument: "studentLogits", unit: "class")
         if let rowLosses { try checkCount(rowLosses.count, rows, argument: "rowLosses") }
         if reduction == .mean && rows == 0 {
             throw FulcrumError.emptyReduction(argument: "studentLogits", reason: "a mean over no rows")

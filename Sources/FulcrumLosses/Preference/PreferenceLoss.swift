@@ -118,14 +118,8 @@ public struct PreferenceLoss: Sendable, Equatable {
             rejectedGradient[i] = T(gl * scale)
             finite = finite && chosenGradient[i].isFinite && rejectedGradient[i].isFinite
         }
-        let value = T(total * scale)
-        guard finite, value.isFinite else {
-            // Finite inputs, so the hyper-parameters scaled the loss past T (IPO: β so small that 1/(2β) does).
-            throw FulcrumError.invalidParameter(
-                argument: scaleParameters, value: "\(kind), beta = \(beta)",
-                requirement: "a loss and gradient that fit in \(T.self) (lower them; for IPO raise beta)")
-        }
-        return value
+        // Finite inputs, so only the hyper-parameters can take it past T (IPO: a β so small that 1/(2β) does).
+        return try representableLoss(total * scale, as: T.self, parameters: scaleParameters, gradientIsFinite: finite)
     }
 
     /// The hyper-parameters the loss's size grows with, named when it overflows.
