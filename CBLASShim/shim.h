@@ -116,6 +116,50 @@ unsigned fulcrum_lanes_less_equal_float8(fulcrum_float8 a, fulcrum_float8 b) {
     return (unsigned)__builtin_bit_cast(unsigned char, m);
 }
 
+// Lane-wise `a < b ? x : y` for integer lanes chosen by a float compare: the expert indices that
+// travel with the logits in the gating kernel's sorted levels.
+static inline __attribute__((always_inline))
+fulcrum_int8 fulcrum_select_less_int8(fulcrum_float8 a, fulcrum_float8 b, fulcrum_int8 x, fulcrum_int8 y) {
+    fulcrum_int8 m = a < b;
+    return (m & x) | (~m & y);
+}
+
+// Transposes an 8×8 block of floats: the 8 floats at `source + r·rowStride` (any alignment)
+// become lane r of the 8 vectors stored at `destination` (destination[8·c + r] =
+// source[r·rowStride + c]), in 24 in-register shuffles (unpack, shuffle, 128-bit permute on AVX).
+static inline __attribute__((always_inline))
+void fulcrum_transpose_float8x8(const float *source, long rowStride, float *destination) {
+    fulcrum_float8 r[8];
+    for (int i = 0; i < 8; i++) __builtin_memcpy(&r[i], source + i * rowStride, sizeof(fulcrum_float8));
+    fulcrum_float8 t0 = __builtin_shufflevector(r[0], r[1], 0, 8, 1, 9, 4, 12, 5, 13);
+    fulcrum_float8 t1 = __builtin_shufflevector(r[0], r[1], 2, 10, 3, 11, 6, 14, 7, 15);
+    fulcrum_float8 t2 = __builtin_shufflevector(r[2], r[3], 0, 8, 1, 9, 4, 12, 5, 13);
+    fulcrum_float8 t3 = __builtin_shufflevector(r[2], r[3], 2, 10, 3, 11, 6, 14, 7, 15);
+    fulcrum_float8 t4 = __builtin_shufflevector(r[4], r[5], 0, 8, 1, 9, 4, 12, 5, 13);
+    fulcrum_float8 t5 = __builtin_shufflevector(r[4], r[5], 2, 10, 3, 11, 6, 14, 7, 15);
+    fulcrum_float8 t6 = __builtin_shufflevector(r[6], r[7], 0, 8, 1, 9, 4, 12, 5, 13);
+    fulcrum_float8 t7 = __builtin_shufflevector(r[6], r[7], 2, 10, 3, 11, 6, 14, 7, 15);
+    fulcrum_float8 s0 = __builtin_shufflevector(t0, t2, 0, 1, 8, 9, 4, 5, 12, 13);
+    fulcrum_float8 s1 = __builtin_shufflevector(t0, t2, 2, 3, 10, 11, 6, 7, 14, 15);
+    fulcrum_float8 s2 = __builtin_shufflevector(t1, t3, 0, 1, 8, 9, 4, 5, 12, 13);
+    fulcrum_float8 s3 = __builtin_shufflevector(t1, t3, 2, 3, 10, 11, 6, 7, 14, 15);
+    fulcrum_float8 s4 = __builtin_shufflevector(t4, t6, 0, 1, 8, 9, 4, 5, 12, 13);
+    fulcrum_float8 s5 = __builtin_shufflevector(t4, t6, 2, 3, 10, 11, 6, 7, 14, 15);
+    fulcrum_float8 s6 = __builtin_shufflevector(t5, t7, 0, 1, 8, 9, 4, 5, 12, 13);
+    fulcrum_float8 s7 = __builtin_shufflevector(t5, t7, 2, 3, 10, 11, 6, 7, 14, 15);
+    fulcrum_float8 c[8] = {
+        __builtin_shufflevector(s0, s4, 0, 1, 2, 3, 8, 9, 10, 11),
+        __builtin_shufflevector(s1, s5, 0, 1, 2, 3, 8, 9, 10, 11),
+        __builtin_shufflevector(s2, s6, 0, 1, 2, 3, 8, 9, 10, 11),
+        __builtin_shufflevector(s3, s7, 0, 1, 2, 3, 8, 9, 10, 11),
+        __builtin_shufflevector(s0, s4, 4, 5, 6, 7, 12, 13, 14, 15),
+        __builtin_shufflevector(s1, s5, 4, 5, 6, 7, 12, 13, 14, 15),
+        __builtin_shufflevector(s2, s6, 4, 5, 6, 7, 12, 13, 14, 15),
+        __builtin_shufflevector(s3, s7, 4, 5, 6, 7, 12, 13, 14, 15),
+    };
+    __builtin_memcpy(destination, c, sizeof(c));
+}
+
 // Inserts `(d, j)` into a list of `width` <= 8 entries sorted ascending by (distance, index),
 // stored in 8 slots at `distances` / `indices`, dropping the last entry: one compare of all
 // entries against the newcomer gives the prefix that stays; the rest moves up one lane, by a

@@ -4,7 +4,7 @@ import Testing
 @Suite("Gating is bitwise identical with 1 and 2 threads", .serialized)
 struct GatingDeterminismTests {
     /// Bit patterns of every output of a forward and backward pass.
-    static func run(_ c: GatingConfiguration, _ logits: Matrix<Float>, offsets: [Int], bias: [Float]) throws -> [UInt64] {
+    static func run(_ c: GatingConfiguration, _ logits: Matrix<Float>, offsets: [Int], bias: [Float]?) throws -> [UInt64] {
         let forward = try route(logits, c, bias: bias, offsets: offsets)
         let coefficients = try Matrix<Double>(rows: offsets.count - 1, columns: c.totalExpertCount,
                                               elements: (0..<((offsets.count - 1) * c.totalExpertCount)).map { Double($0 % 7) * 0.1 })
@@ -35,12 +35,15 @@ struct GatingDeterminismTests {
         let logits = random.logits(5000, 72)
         let bias = (0..<72).map { _ in Float(random.uniform(-0.1, 0.1)) }
         let offsets = [0, 100, 700, 2048, 2049, 5000]
-        let configurations = [
-            GatingConfiguration(expertCount: 64, topK: 4, nullExpertCount: 8, capacityFactor: 0.9, dropPolicy: .probability),
-            GatingConfiguration(expertCount: 64, topK: 4, nullExpertCount: 8, preSoftmax: true, capacityFactor: 0.9, dropPolicy: .position),
-            GatingConfiguration(expertCount: 72, topK: 6, scoreFunction: .sigmoid, normalizeTopK: true, groupCount: 8, groupTopK: 3),
+        let noBias: [Float]? = nil
+        let configurations: [(GatingConfiguration, [Float]?)] = [
+            (GatingConfiguration(expertCount: 64, topK: 4, nullExpertCount: 8, capacityFactor: 0.9, dropPolicy: .probability), bias),
+            (GatingConfiguration(expertCount: 64, topK: 4, nullExpertCount: 8, preSoftmax: true, capacityFactor: 0.9, dropPolicy: .position), bias),
+            (GatingConfiguration(expertCount: 72, topK: 6, scoreFunction: .sigmoid, normalizeTopK: true, groupCount: 8, groupTopK: 3), bias),
+            // Eight tokens at a time (no bias): tiles cut at the sequence ends.
+            (GatingConfiguration(expertCount: 64, topK: 2, nullExpertCount: 8, capacityFactor: 0.9, dropPolicy: .probability), noBias),
         ]
-        for c in configurations {
+        for (c, bias) in configurations {
             try Threads.setCount(1)
             let one = try Self.run(c, logits, offsets: offsets, bias: bias)
             try Threads.setCount(2)

@@ -25,7 +25,10 @@ let gatingCases: [GatingCase] = [
                configuration: GatingConfiguration(expertCount: 32, topK: 6, scoreFunction: .sigmoid, groupCount: 4, groupTopK: 3), withBias: true),
     GatingCase(name: "null experts", configuration: GatingConfiguration(expertCount: 13, topK: 4, nullExpertCount: 3)),
     GatingCase(name: "odd expert count", configuration: GatingConfiguration(expertCount: 13, topK: 5, preSoftmax: true)),
-    GatingCase(name: "k = 8 of 40 (bound from the row-max pass)", configuration: GatingConfiguration(expertCount: 40, topK: 8)),
+    GatingCase(name: "k = 8 of 40 (eight sorted levels per token)", configuration: GatingConfiguration(expertCount: 40, topK: 8)),
+    GatingCase(name: "top-k then softmax, odd expert count, scaled",
+               configuration: GatingConfiguration(expertCount: 13, topK: 3, scalingFactor: 2.5)),
+    GatingCase(name: "k equals E' = 7, top-k then softmax", configuration: GatingConfiguration(expertCount: 7, topK: 7)),
     GatingCase(name: "k = 12 of 64 (lane-wise bound)", configuration: GatingConfiguration(expertCount: 64, topK: 12)),
     GatingCase(name: "k = 20 of 64 (three accumulators)", configuration: GatingConfiguration(expertCount: 64, topK: 20)),
     GatingCase(name: "k = 6 of 48 pre-softmax (own bound)", configuration: GatingConfiguration(expertCount: 48, topK: 6, preSoftmax: true)),
@@ -73,6 +76,29 @@ struct GatingForwardTests {
             if compared == n { #expect(result.expertCounts[0, e] == Int64(count), "count of \(e)") }
             #expect(close(result.scoreSums[0, e], sum, abs: 1e-6, rel: 1e-5), "score sum of \(e)")
         }
+    }
+
+    /// Rows with a stride: the padding between rows holds NaN, which no pass may read.
+    @Test(arguments: [
+        GatingConfiguration(expertCount: 24, topK: 2), GatingConfiguration(expertCount: 13, topK: 3),
+        GatingConfiguration(expertCount: 13, topK: 3, preSoftmax: true),
+    ])
+    func stridedRowsMatchContiguousRows(_ c: GatingConfiguration) throws {
+        var random = TestRandom(seed: 9)
+        let (n, e) = (45, c.totalExpertCount)
+        let stride = e + 5
+        let logits = random.gridLogits(n, e)
+        var padded = [Float](repeating: .nan, count: n * stride)
+        for t in 0..<n { for j in 0..<e { padded[t * stride + j] = logits[t, j] } }
+        let contiguous = try route(logits, c)
+        let strided = try padded.withUnsafeBufferPointer {
+            try GatingResult(routing: MatrixView($0, rows: n, columns: e, rowStride: stride), configuration: c)
+        }
+        #expect(strided.indices.storage == contiguous.indices.storage)
+        #expect(strided.weights.storage == contiguous.weights.storage)
+        #expect(strided.logSumExp == contiguous.logSumExp)
+        #expect(strided.scoreSums.storage == contiguous.scoreSums.storage)
+        #expect(strided.expertCounts.storage == contiguous.expertCounts.storage)
     }
 
     @Test func equalLogitsGoToTheLowerIndices() throws {

@@ -57,28 +57,12 @@ public enum Gating {
         badRow.initialize(repeating: -1, count: max(1, plan.blocks))
         defer { badRow.deallocate() }
 
+        let tiled = GatingTileRouter.handles(configuration, hasBias: bias != nil)
         Threads.forEachBlock(count: n, blockSize: blockRows) { block, range in
-            var router = GatingRowRouter(configuration, bias: bias.map { UnsafePointer($0) })
-            let rowSums = UnsafeMutablePointer<Float>.allocate(capacity: blockRows + 8)
-            defer { router.deallocate(); rowSums.deallocate() }
-            var partial = plan.firstPartial[block]
-            var sequenceEnd = offsets[plan.partialSequence[partial] + 1]
-            let lse = outputs.logSumExp.baseAddress!
-            for t in range {
-                while t >= sequenceEnd {
-                    partial += 1
-                    sequenceEnd = offsets[plan.partialSequence[partial] + 1]
-                }
-                let row = router.route(
-                    logits.row(t), indices: outputs.indices.row(t), weights: outputs.weights.row(t),
-                    counts: plan.counts(partial), sums: plan.sums(partial))
-                if !row.finite && badRow[block] < 0 { badRow[block] = t }
-                lse[t] = row.max
-                rowSums[t - range.lowerBound] = row.sum
-                outputs.realExpertCounts[t] = row.realExperts
-            }
-            router.flush()
-            finishLogSumExp(lse + range.lowerBound, sums: rowSums, count: range.count)
+            let first = tiled
+                ? routeTiles(logits, configuration, block: block, range, plan: plan, into: outputs)
+                : routeRows(logits, configuration, bias: bias.map { UnsafePointer($0) }, block: block, range, plan: plan, into: outputs)
+            if let first { badRow[block] = first }
         }
 
         if let t = (0..<plan.blocks).lazy.map({ badRow[$0] }).first(where: { $0 >= 0 }) {
@@ -91,6 +75,54 @@ public enum Gating {
         }
         let dropped = dropOverCapacity(outputs, configuration: configuration, capacity: capacity, plan: plan)
         return GatingSummary(capacity: capacity, droppedAssignments: dropped)
+    }
+
+    /// Routes block `block` (rows `range`) 8 tokens at a time (`GatingTileRouter`); returns the
+    /// first row holding a non-finite logit, if any.
+    private static func routeTiles(
+        _ logits: MatrixView<Float>, _ configuration: GatingConfiguration, block: Int, _ range: Range<Int>,
+        plan: GatingBlockPlan, into outputs: GatingOutputs
+    ) -> Int? {
+        var router = GatingTileRouter(configuration)
+        defer { router.deallocate() }
+        var bad: Int?
+        plan.forEachRun(of: block, range) { run, partial in
+            var t = run.lowerBound
+            while t < run.upperBound && bad == nil {
+                let tile = t ..< min(run.upperBound, t &+ GatingTileRouter.lanes)
+                bad = router.route(logits, rows: tile, into: outputs, counts: plan.counts(partial), sums: plan.sums(partial))
+                t = tile.upperBound
+            }
+        }
+        router.flush()
+        return bad
+    }
+
+    /// Routes block `block` (rows `range`) one token at a time (`GatingRowRouter`); returns the
+    /// first row holding a non-finite logit, if any.
+    private static func routeRows(
+        _ logits: MatrixView<Float>, _ configuration: GatingConfiguration, bias: UnsafePointer<Float>?,
+        block: Int, _ range: Range<Int>, plan: GatingBlockPlan, into outputs: GatingOutputs
+    ) -> Int? {
+        var router = GatingRowRouter(configuration, bias: bias)
+        let rowSums = UnsafeMutablePointer<Float>.allocate(capacity: blockRows + 8)
+        defer { router.deallocate(); rowSums.deallocate() }
+        var bad: Int?
+        let lse = outputs.logSumExp.baseAddress!
+        plan.forEachRun(of: block, range) { run, partial in
+            for t in run {
+                let row = router.route(
+                    logits.row(t), indices: outputs.indices.row(t), weights: outputs.weights.row(t),
+                    counts: plan.counts(partial), sums: plan.sums(partial))
+                if !row.finite && bad == nil { bad = t }
+                lse[t] = row.max
+                rowSums[t - range.lowerBound] = row.sum
+                outputs.realExpertCounts[t] = row.realExperts
+            }
+        }
+        router.flush()
+        finishLogSumExp(lse + range.lowerBound, sums: rowSums, count: range.count)
+        return bad
     }
 
     /// lse[i] = lse[i] + log(sums[i]) for i < count, where lse holds the row maxima.

@@ -12,6 +12,8 @@ struct GatingBlockPlan {
     let firstPartial: [Int]
     /// The sequence each partial belongs to.
     let partialSequence: [Int]
+    /// The sequence offsets o₀ = 0 < o₁ < … < o_S = N.
+    let offsets: [Int]
     private let countStorage: UnsafeMutablePointer<Int64>
     private let sumStorage: UnsafeMutablePointer<Double>
 
@@ -31,6 +33,7 @@ struct GatingBlockPlan {
             sequenceOf.append(contentsOf: sequence...last)
             first.append(sequenceOf.count)
         }
+        self.offsets = offsets
         firstPartial = first
         partialSequence = sequenceOf
         let total = max(1, sequenceOf.count) * stride
@@ -47,6 +50,18 @@ struct GatingBlockPlan {
 
     @inline(__always) func counts(_ partial: Int) -> UnsafeMutablePointer<Int64> { countStorage + partial * stride }
     @inline(__always) func sums(_ partial: Int) -> UnsafeMutablePointer<Double> { sumStorage + partial * stride }
+
+    /// Calls `body` with each run of block `block`'s rows (`range`) that lies in one sequence, in
+    /// row order, and the partial its statistics go to.
+    @inline(__always)
+    func forEachRun(of block: Int, _ range: Range<Int>, _ body: (Range<Int>, Int) -> Void) {
+        var lower = range.lowerBound
+        for partial in firstPartial[block] ..< firstPartial[block + 1] {
+            let upper = min(range.upperBound, offsets[partialSequence[partial] + 1])
+            body(lower ..< upper, partial)
+            lower = upper
+        }
+    }
 
     /// Writes the per-sequence totals into `expertCounts` and `scoreSums`.
     func combine(into outputs: GatingOutputs) {

@@ -1,7 +1,9 @@
 /// Routes one token at a time: scores, load-balancing statistics, top-k selection and weights,
 /// reading the row of logits once from memory (the later passes hit L1).
 ///
-/// One router per worker block; it owns E′-sized scratch rows padded to whole vectors.
+/// It serves the configurations `GatingTileRouter` does not (softmax then top-k, sigmoid, an
+/// expert bias, groups, k > 8). One router per worker block; it owns E′-sized scratch rows padded
+/// to whole vectors.
 ///
 /// The load-balancing scores are summed in Float over runs of at most `rowsPerFlush` tokens, then
 /// added to the caller's Double sums (`flush()`): one Float add per score instead of two
@@ -24,9 +26,6 @@ struct GatingRowRouter {
     var selector: TopKSelector
     var groups: GroupLimitedSelection?
     let thresholdTopK: ThresholdTopK
-    /// The selection keys are the logits and k ≤ 8: the lane lists of `ThresholdTopK` are built
-    /// in the row-max pass.
-    let selectsInMaxPass: Bool
     /// Float sums of the load-balancing scores of the pending tokens, and where they go.
     let pendingScores: UnsafeMutablePointer<Float>
     var pendingTarget: UnsafeMutablePointer<Double>?
@@ -43,8 +42,6 @@ struct GatingRowRouter {
         selector = TopKSelector(capacity: k)
         groups = configuration.groupCount > 1 ? GroupLimitedSelection(configuration) : nil
         thresholdTopK = ThresholdTopK(count: experts)
-        selectsInMaxPass = configuration.scoreFunction == .softmax && !configuration.preSoftmax && bias == nil
-            && groups == nil && k <= ThresholdTopK.maximumK
         pendingScores = .allocate(capacity: paddedExperts)
         pendingScores.initialize(repeating: 0, count: paddedExperts)
     }
@@ -88,19 +85,14 @@ struct GatingRowRouter {
         _ x: UnsafePointer<Float>, indices: UnsafeMutablePointer<Int32>, weights: UnsafeMutablePointer<Float>,
         counts: UnsafeMutablePointer<Int64>, sums: UnsafeMutablePointer<Double>
     ) -> RowResult {
-        // The selection's short dependency chains overlap the exponentials that follow.
-        let (m, finite) = LaneLists.withEmpty(levels: LaneLists.levels(k: configuration.topK, count: experts)) { lists in
-            let (m, finite) = rowMax(x, lists: &lists)
-            if finite && selectsInMaxPass { thresholdTopK.select(x, count: experts, lists: &lists, into: &selector) }
-            return (m, finite)
-        }
+        let (m, finite) = rowMax(x)
         guard finite else { return RowResult(max: 0, sum: 1, realExperts: 0, finite: false) }
         let s = exponentials(x, m)
         if pendingTarget != sums || pendingRows == Self.rowsPerFlush { flush() }
         pendingTarget = sums
         pendingRows &+= 1
         accumulateScores(x, rowSum: s)
-        if !selectsInMaxPass { select(x) }
+        select(x)
         writeWeights(x, indices: indices, weights: weights)
         var real: Int32 = 0
         for a in 0..<configuration.topK {
@@ -111,10 +103,9 @@ struct GatingRowRouter {
         return RowResult(max: m, sum: s, realExperts: real, finite: true)
     }
 
-    /// max xⱼ, and whether every xⱼ is finite (x·0 is 0 for finite x, NaN otherwise); with
-    /// `selectsInMaxPass`, also the lane lists of the logits.
+    /// max xⱼ, and whether every xⱼ is finite (x·0 is 0 for finite x, NaN otherwise).
     @inline(__always)
-    private func rowMax(_ x: UnsafePointer<Float>, lists: inout LaneLists) -> (Float, Bool) {
+    private func rowMax(_ x: UnsafePointer<Float>) -> (Float, Bool) {
         var best = SIMD8<Float>(repeating: -.infinity)
         var check = SIMD8<Float>()
         var j = 0
@@ -122,14 +113,12 @@ struct GatingRowRouter {
             let v = x.loadVector(at: j)
             best = Float.maximum(best, v)
             check += v * 0
-            if selectsInMaxPass { lists.insert(v) }
             j &+= 8
         }
         if j < experts {
             let v = x.loadVector(at: j, count: experts - j, padding: x[j])
             best = Float.maximum(best, v)
             check += v * 0
-            if selectsInMaxPass { lists.insert(x.loadVector(at: j, count: experts - j, padding: -.infinity)) }
         }
         // A NaN in `best` is caught by `check`, which is NaN too.
         return (Float.largestLane(best), check.sum() == 0)

@@ -156,24 +156,13 @@ struct LaneLists {
     @inline(__always)
     static func levels(k: Int, count: Int) -> Int { min(k, (count &+ 7) >> 3) }
 
-    /// Runs `body` on empty lists `levels` (1…8) deep, with the depth a constant in each inlined
-    /// copy: the level tests inside `insert` and `popThreshold` then vanish, and all the levels
-    /// stay in registers instead of being spilled around untaken branches.
+    /// Runs `body` on empty lists `levels` (1…8) deep, the depth a constant in each inlined copy
+    /// (see `withConstantDepth`).
     @inline(__always)
     static func withEmpty<Result>(levels: Int, _ body: (inout LaneLists) -> Result) -> Result {
-        @inline(__always) func run(_ depth: Int) -> Result {
+        withConstantDepth(levels) { depth in
             var lists = LaneLists(levels: depth)
             return body(&lists)
-        }
-        switch levels {
-        case 1: return run(1)
-        case 2: return run(2)
-        case 3: return run(3)
-        case 4: return run(4)
-        case 5: return run(5)
-        case 6: return run(6)
-        case 7: return run(7)
-        default: return run(8)
         }
     }
 

@@ -1,0 +1,202 @@
+import CBLASShim
+
+/// Routes 8 tokens at a time, one token per SIMD lane, for the most common router: softmax
+/// scores, the top k ≤ 8 of the logits, then the softmax over the selected (Megatron-LM's
+/// default; Switch Transformer, Mixtral), with no expert bias and no groups.
+///
+/// The 8 rows of a tile are transposed in 8×8 blocks so that one vector holds one expert's logits
+/// of the 8 tokens. Every step is then a vertical vector operation over the experts, with no
+/// per-token reduction, shuffle or branch:
+/// - the top k of each token sink through k sorted levels of (logit, expert) (`TokenLevels`);
+///   level 0 is the row maximum m;
+/// - e^{x−m} and their sum s; the softmax pⱼ = e^{xⱼ−m}/s is added per lane to Float
+///   load-balancing sums;
+/// - the weights e^{x_a−m}/Σ_b e^{x_b−m} and lse = m + log s of the 8 tokens at once.
+/// Only the k indices, k weights and count updates, the lse and the real-expert count are
+/// written per token. Indices and weights are the row router's, bit for bit (the same m, the same
+/// exponential and the same sums); lse and the score sums differ from it only in summation order.
+///
+/// A tile never spans two sequences; a tile of fewer than 8 tokens repeats its last row in the
+/// spare lanes and masks them out. The Float score sums of `tilesPerFlush` tiles are added to the
+/// caller's Double sums at a time (relative rounding error below 32·2⁻²⁴ per flush).
+struct GatingTileRouter {
+    /// Tokens per tile: the lanes of a vector.
+    static let lanes = 8
+    /// Tiles whose scores are summed in Float before they are added to the Double sums.
+    static let tilesPerFlush = 4
+
+    /// Whether this router handles `configuration` (with `hasBias` telling whether an expert bias
+    /// is given); the others take `GatingRowRouter`.
+    static func handles(_ configuration: GatingConfiguration, hasBias: Bool) -> Bool {
+        configuration.scoreFunction == .softmax && !configuration.preSoftmax && !hasBias
+            && configuration.groupCount == 1 && configuration.topK <= lanes
+    }
+
+    let experts: Int
+    let realExperts: Int
+    let topK: Int
+    let scale: Float
+    /// The tile transposed: vector e (floats 8e ..< 8e + 8) holds expert e's logits of the 8
+    /// tokens, then their e^{x−m}.
+    let columns: UnsafeMutablePointer<Float>
+    /// Vector e: expert e's pending Float score sums, per lane.
+    let pending: UnsafeMutablePointer<Float>
+    /// An 8×8 block assembled row by row where the tile has fewer than 8 tokens or the block
+    /// passes the last expert.
+    let staging: UnsafeMutablePointer<Float>
+    /// The selected logits and experts, level a at [8a ..< 8a + 8].
+    let selectedKeys: UnsafeMutablePointer<Float>
+    let selectedExperts: UnsafeMutablePointer<Int32>
+    var pendingTarget: UnsafeMutablePointer<Double>?
+    var pendingTiles = 0
+
+    init(_ configuration: GatingConfiguration) {
+        experts = configuration.totalExpertCount
+        realExperts = configuration.expertCount
+        topK = configuration.topK
+        scale = configuration.scalingFactor
+        let padded = (experts + 7) & ~7
+        columns = .allocate(capacity: padded * Self.lanes)
+        pending = .allocate(capacity: padded * Self.lanes)
+        pending.initialize(repeating: 0, count: padded * Self.lanes)
+        staging = .allocate(capacity: Self.lanes * Self.lanes)
+        selectedKeys = .allocate(capacity: Self.lanes * Self.lanes)
+        selectedExperts = .allocate(capacity: Self.lanes * Self.lanes)
+    }
+
+    func deallocate() {
+        columns.deallocate(); pending.deallocate(); staging.deallocate()
+        selectedKeys.deallocate(); selectedExperts.deallocate()
+    }
+
+    /// Routes the tokens `rows` (1…8 consecutive rows of one sequence): writes their indices,
+    /// weights, lse and real-expert counts into `outputs`, adds to `counts` and (through the
+    /// pending sums) to `sums`. Returns the first row holding a non-finite logit, if any.
+    @inline(__always)
+    mutating func route(
+        _ logits: MatrixView<Float>, rows: Range<Int>, into outputs: GatingOutputs,
+        counts: UnsafeMutablePointer<Int64>, sums: UnsafeMutablePointer<Double>
+    ) -> Int? {
+        transpose(logits, rows)
+        let (m, check) = select()
+        let s = exponentials(shift: m)
+        if pendingTarget != sums || pendingTiles == Self.tilesPerFlush { flush() }
+        pendingTarget = sums
+        pendingTiles &+= 1
+        let valid = SIMD8<Float>(repeating: Float(rows.count))
+        let inverse = Float.select(where: Float.laneIndices, isLessThan: valid, 1 / s, else: SIMD8())
+        accumulate(inverse)
+        let weights = selectedWeights(shift: m)
+        let lse = m + Float.log(s)
+        for lane in 0..<rows.count {
+            let t = rows.lowerBound &+ lane
+            if !(check[lane] == 0) { return t }
+            let (indexRow, weightRow) = (outputs.indices.row(t), outputs.weights.row(t))
+            var real: Int32 = 0
+            for a in 0..<topK {
+                let e = selectedExperts[8 &* a &+ lane]
+                indexRow[a] = e
+                weightRow[a] = weights[8 &* a &+ lane]
+                counts[Int(e)] &+= 1
+                real &+= e < realExperts ? 1 : 0
+            }
+            outputs.logSumExp[t] = lse[lane]
+            outputs.realExpertCounts[t] = real
+        }
+        return nil
+    }
+
+    /// Adds the pending Float score sums to their Double sums and clears them. Call it after the
+    /// last tile of a block.
+    @inline(__always)
+    mutating func flush() {
+        guard let target = pendingTarget else { return }
+        for e in 0..<experts {
+            target[e] += Double(UnsafePointer(pending).loadVector(at: 8 &* e).sum())
+            pending.storeVector(SIMD8(), at: 8 &* e)
+        }
+        pendingTarget = nil
+        pendingTiles = 0
+    }
+
+    /// Fills `columns` with the tile transposed. Blocks of 8 whole rows × 8 experts are transposed
+    /// in place from the logits; the others are first assembled in `staging`, with the last row
+    /// repeated in the spare rows and zeros past the last expert.
+    @inline(__always)
+    private func transpose(_ logits: MatrixView<Float>, _ rows: Range<Int>) {
+        var j = 0
+        while j < experts {
+            let width = min(8, experts &- j)
+            // The next tile's block, fetched while this tile computes (a hint; it never faults).
+            for r in 0..<Self.lanes { logits.row(rows.lowerBound &+ 2 &* Self.lanes &+ r).prefetch(at: j) }
+            if rows.count == Self.lanes && width == 8 {
+                fulcrum_transpose_float8x8(logits.row(rows.lowerBound) + j, logits.rowStride, columns + 8 &* j)
+            } else {
+                for r in 0..<Self.lanes {
+                    let row = logits.row(rows.lowerBound &+ min(r, rows.count &- 1))
+                    staging.storeVector(row.loadVector(at: j, count: width, padding: 0), at: 8 &* r)
+                }
+                fulcrum_transpose_float8x8(staging, 8, columns + 8 &* j)
+            }
+            j &+= 8
+        }
+    }
+
+    /// Inserts every expert into the sorted levels and stores the k selected (logit, expert)
+    /// pairs; returns the row maxima m and a vector that is 0 in the lanes whose logits are all
+    /// finite (x·0 + … is NaN otherwise).
+    @inline(__always)
+    private func select() -> (SIMD8<Float>, SIMD8<Float>) {
+        TokenLevels.withEmpty(depth: topK) { levels in
+            var check = SIMD8<Float>()
+            let zero = SIMD8<Float>()
+            for e in 0..<experts {
+                let x = UnsafePointer(columns).loadVector(at: 8 &* e)
+                check = Float.multiplyAdd(x, zero, check)
+                levels.insert(x, expert: Int32(truncatingIfNeeded: e))
+            }
+            levels.store(keys: selectedKeys, experts: selectedExperts)
+            return (levels.maximum, check)
+        }
+    }
+
+    /// Replaces every column x by e^{x−m} and returns their sums s.
+    @inline(__always)
+    private func exponentials(shift m: SIMD8<Float>) -> SIMD8<Float> {
+        var total = SIMD8<Float>()
+        for e in 0..<experts {
+            let v = Float.exponentialOfShift(UnsafePointer(columns).loadVector(at: 8 &* e) - m)
+            columns.storeVector(v, at: 8 &* e)
+            total += v
+        }
+        return total
+    }
+
+    /// pending[e] += e^{x−m}·(1/s) per lane, 0 in the spare lanes.
+    @inline(__always)
+    private func accumulate(_ inverse: SIMD8<Float>) {
+        for e in 0..<experts {
+            let v = UnsafePointer(columns).loadVector(at: 8 &* e)
+            pending.storeVector(Float.multiplyAdd(v, inverse, UnsafePointer(pending).loadVector(at: 8 &* e)), at: 8 &* e)
+        }
+    }
+
+    /// The weights λ·e^{x_a−m}/Σ_b e^{x_b−m} of the k selected, level a at [8a ..< 8a + 8] of
+    /// `selectedKeys` (overwritten).
+    @inline(__always)
+    private func selectedWeights(shift m: SIMD8<Float>) -> UnsafeMutablePointer<Float> {
+        var total = SIMD8<Float>()
+        for a in 0..<topK {
+            let v = Float.exponentialOfShift(UnsafePointer(selectedKeys).loadVector(at: 8 &* a) - m)
+            selectedKeys.storeVector(v, at: 8 &* a)
+            total += v
+        }
+        let lambda = SIMD8<Float>(repeating: scale)
+        for a in 0..<topK {
+            var w = UnsafePointer(selectedKeys).loadVector(at: 8 &* a) / total
+            if scale != 1 { w *= lambda }
+            selectedKeys.storeVector(w, at: 8 &* a)
+        }
+        return selectedKeys
+    }
+}
