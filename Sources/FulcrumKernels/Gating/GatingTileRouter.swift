@@ -79,6 +79,10 @@ struct GatingTileRouter {
     ) -> Int? {
         transpose(logits, rows)
         let (m, check) = select()
+        // check is 0 (finite logits) or NaN: a lane is finite where 0 ≤ check ≤ 0.
+        let finite = fulcrum_lanes_less_equal_float8(check, SIMD8()) & fulcrum_lanes_less_equal_float8(SIMD8(), check)
+        let bad = ~finite & ((1 << UInt32(rows.count)) &- 1)
+        if bad != 0 { return rows.lowerBound &+ bad.trailingZeroBitCount }
         let s = exponentials(shift: m)
         if pendingTarget != sums || pendingTiles == Self.tilesPerFlush { flush() }
         pendingTarget = sums
@@ -87,10 +91,9 @@ struct GatingTileRouter {
         let inverse = Float.select(where: Float.laneIndices, isLessThan: valid, 1 / s, else: SIMD8())
         accumulate(inverse)
         let weights = selectedWeights(shift: m)
-        let lse = m + Float.log(s)
+        outputs.logSumExp.baseAddress!.storeVector(m + Float.log(s), at: rows.lowerBound, count: rows.count)
         for lane in 0..<rows.count {
             let t = rows.lowerBound &+ lane
-            if !(check[lane] == 0) { return t }
             let (indexRow, weightRow) = (outputs.indices.row(t), outputs.weights.row(t))
             var real: Int32 = 0
             for a in 0..<topK {
@@ -100,7 +103,6 @@ struct GatingTileRouter {
                 counts[Int(e)] &+= 1
                 real &+= e < realExperts ? 1 : 0
             }
-            outputs.logSumExp[t] = lse[lane]
             outputs.realExpertCounts[t] = real
         }
         return nil
@@ -124,11 +126,15 @@ struct GatingTileRouter {
     /// repeated in the spare rows and zeros past the last expert.
     @inline(__always)
     private func transpose(_ logits: MatrixView<Float>, _ rows: Range<Int>) {
+        let first = logits.row(rows.lowerBound), stride = logits.rowStride
         var j = 0
         while j < experts {
             let width = min(8, experts &- j)
-            // The next tile's block, fetched while this tile computes (a hint; it never faults).
-            for r in 0..<Self.lanes { logits.row(rows.lowerBound &+ 2 &* Self.lanes &+ r).prefetch(at: j) }
+            // The block two tiles ahead, fetched while this tile computes: one hint per cache line
+            // (it never faults, past the last row too).
+            if j & 15 == 0 {
+                for r in 2 &* Self.lanes ..< 3 &* Self.lanes { first.prefetch(at: r &* stride &+ j) }
+            }
             if rows.count == Self.lanes && width == 8 {
                 fulcrum_transpose_float8x8(logits.row(rows.lowerBound) + j, logits.rowStride, columns + 8 &* j)
             } else {
@@ -150,10 +156,12 @@ struct GatingTileRouter {
         TokenLevels.withEmpty(depth: topK) { levels in
             var check = SIMD8<Float>()
             let zero = SIMD8<Float>()
+            var expert = TokenLevels.Indices()
             for e in 0..<experts {
                 let x = UnsafePointer(columns).loadVector(at: 8 &* e)
                 check = Float.multiplyAdd(x, zero, check)
-                levels.insert(x, expert: Int32(truncatingIfNeeded: e))
+                levels.insert(x, expert: expert)
+                expert &+= 1
             }
             levels.store(keys: selectedKeys, experts: selectedExperts)
             return (levels.maximum, check)

@@ -34,12 +34,13 @@ struct TokenLevels {
         index = (none, none, none, none, none, none, none, none)
     }
 
-    /// Inserts expert `expert`'s logits of the 8 tokens: in each lane, the levels below the first
-    /// one the newcomer strictly beats move down one place (the last falls off) and the newcomer
-    /// takes its place. Existing pairs never pass one another, so equal logits keep their order.
+    /// Inserts the logits of the 8 tokens for one expert (`expert`: its index in every lane): in
+    /// each lane, the levels below the first one the newcomer strictly beats move down one place
+    /// (the last falls off) and the newcomer takes its place. Existing pairs never pass one
+    /// another, so equal logits keep their order.
     @inline(__always)
-    mutating func insert(_ logits: Keys, expert: Int32) {
-        let v = logits, e = Indices(repeating: expert)
+    mutating func insert(_ logits: Keys, expert e: Indices) {
+        let v = logits
         // Level j (≥ 1) becomes level j − 1 where the newcomer beats both, the newcomer where it
         // beats level j only, and stays where it beats neither. Deepest first: each step reads
         // the level above before that level changes.
