@@ -124,13 +124,14 @@ fulcrum_int8 fulcrum_select_less_int8(fulcrum_float8 a, fulcrum_float8 b, fulcru
     return (m & x) | (~m & y);
 }
 
-// Transposes an 8×8 block of floats: the 8 floats at `source + r·rowStride` (any alignment)
-// become lane r of the 8 vectors stored at `destination` (destination[8·c + r] =
-// source[r·rowStride + c]), in 24 in-register shuffles (unpack, shuffle, 128-bit permute on AVX).
+// Transposes an 8×8 block of floats: the 8 floats at `source + r·sourceStride` (any alignment)
+// become lane r of the 8 vectors stored at `destination + c·destinationStride`
+// (destination[c·destinationStride + r] = source[r·sourceStride + c]), in 24 in-register
+// shuffles (unpack, shuffle, 128-bit permute on AVX).
 static inline __attribute__((always_inline))
-void fulcrum_transpose_float8x8(const float *source, long rowStride, float *destination) {
+void fulcrum_transpose_float8x8(const float *source, long sourceStride, float *destination, long destinationStride) {
     fulcrum_float8 r[8];
-    for (int i = 0; i < 8; i++) __builtin_memcpy(&r[i], source + i * rowStride, sizeof(fulcrum_float8));
+    for (int i = 0; i < 8; i++) __builtin_memcpy(&r[i], source + i * sourceStride, sizeof(fulcrum_float8));
     fulcrum_float8 t0 = __builtin_shufflevector(r[0], r[1], 0, 8, 1, 9, 4, 12, 5, 13);
     fulcrum_float8 t1 = __builtin_shufflevector(r[0], r[1], 2, 10, 3, 11, 6, 14, 7, 15);
     fulcrum_float8 t2 = __builtin_shufflevector(r[2], r[3], 0, 8, 1, 9, 4, 12, 5, 13);
@@ -157,7 +158,7 @@ void fulcrum_transpose_float8x8(const float *source, long rowStride, float *dest
         __builtin_shufflevector(s2, s6, 4, 5, 6, 7, 12, 13, 14, 15),
         __builtin_shufflevector(s3, s7, 4, 5, 6, 7, 12, 13, 14, 15),
     };
-    __builtin_memcpy(destination, c, sizeof(c));
+    for (int i = 0; i < 8; i++) __builtin_memcpy(destination + i * destinationStride, &c[i], sizeof(fulcrum_float8));
 }
 
 // Inserts `(d, j)` into a list of `width` <= 8 entries sorted ascending by (distance, index),

@@ -37,6 +37,40 @@ struct GatingBackwardTests {
         }
     }
 
+    /// Strided logits and gradient rows (NaN in the padding, which must stay untouched).
+    @Test(arguments: [
+        GatingConfiguration(expertCount: 21, topK: 3), GatingConfiguration(expertCount: 21, topK: 3, scoreFunction: .sigmoid),
+    ])
+    func stridedRowsMatchContiguousRows(_ c: GatingConfiguration) throws {
+        var random = TestRandom(seed: 31)
+        let (n, e) = (19, c.totalExpertCount)
+        let stride = e + 3
+        let logits = random.logits(n, e)
+        let forward = try route(logits, c)
+        let g = try Matrix<Float>(rows: n, columns: c.topK, elements: (0..<(n * c.topK)).map { _ in Float(random.uniform(-1, 1)) })
+        let coefficients = try Matrix<Double>(rows: 1, columns: e, elements: (0..<e).map { _ in random.uniform(-2, 2) })
+        func backward(_ x: MatrixView<Float>, into out: MutableMatrixView<Float>) throws {
+            try forward.indices.withView { idx in try g.withView { gv in try coefficients.withView { cv in
+                try forward.logSumExp.withUnsafeBufferPointer { lse in
+                    try Gating.backward(logits: x, configuration: c, indices: idx, logSumExp: lse, weightGradients: gv,
+                                        balanceCoefficients: cv, zLossCoefficient: 0.01, into: out)
+                }
+            } } }
+        }
+        var contiguous = try Matrix<Float>(rows: n, columns: e, repeating: 0)
+        try logits.withView { x in try contiguous.withMutableView { try backward(x, into: $0) } }
+        var paddedLogits = [Float](repeating: .nan, count: n * stride)
+        for t in 0..<n { for j in 0..<e { paddedLogits[t * stride + j] = logits[t, j] } }
+        var paddedGradient = [Float](repeating: .nan, count: n * stride)
+        try paddedLogits.withUnsafeBufferPointer { x in try paddedGradient.withUnsafeMutableBufferPointer { out in
+            try backward(MatrixView(x, rows: n, columns: e, rowStride: stride), into: MutableMatrixView(out, rows: n, columns: e, rowStride: stride))
+        } }
+        for t in 0..<n {
+            #expect((0..<e).map { paddedGradient[t * stride + $0] } == (0..<e).map { contiguous[t, $0] }, "row \(t)")
+            #expect((e..<stride).allSatisfy { paddedGradient[t * stride + $0].isNaN }, "padding of row \(t)")
+        }
+    }
+
     @Test func onlyTheZLoss() throws {
         // With g = 0 and no balance term, ∂(γ·lse²)/∂xⱼ = 2γ·lse·pⱼ; for x = [0, 0] lse = log 2, p = ½.
         let logits = try Matrix<Float>(rows: 1, columns: 2, elements: [0, 0])

@@ -37,7 +37,8 @@ extension Gating {
     ///   unspecified (the rows are checked in the same parallel pass that writes it).
     ///
     /// Complexity: O(N·E′), E′ exponentials per token (2E′ for sigmoid), one read of the logits
-    /// and one write of the gradient; bitwise the same for any thread count (rows are independent).
+    /// and one write of the gradient; bitwise the same for any thread count (rows, and the tiles
+    /// of 8 tokens of softmax routers, `GatingBackwardTile`, are independent).
     public static func backward(
         logits: MatrixView<Float>, configuration: GatingConfiguration,
         indices: MatrixView<Int32>, logSumExp: UnsafeBufferPointer<Float>,
@@ -65,10 +66,34 @@ extension Gating {
         badRow.initialize(repeating: -1, count: 2 * max(1, blocks))
         defer { badRow.deallocate() }
         let badIndexRow = badRow + max(1, blocks)
+        let tiled = GatingBackwardTile.handles(configuration)
+        let coefficientStride = (experts + 7) & ~7
         Threads.forEachBlock(count: n, blockSize: blockRows) { block, range in
+            var sequence = offsets.lastIndex { $0 <= range.lowerBound }!
+            @inline(__always) func coefficientRow() -> UnsafePointer<Double>? {
+                coefficients.map { UnsafePointer($0 + sequence * coefficientStride) }
+            }
+            if tiled {
+                let tile = GatingBackwardTile(configuration, zLossCoefficient: zLossCoefficient)
+                defer { tile.deallocate() }
+                var t = range.lowerBound
+                while t < range.upperBound {
+                    while t >= offsets[sequence + 1] { sequence += 1 }
+                    let rows = t ..< min(range.upperBound, offsets[sequence + 1], t + TokenTile.lanes)
+                    t = rows.upperBound
+                    if let bad = rows.first(where: { !validIndices(indices.row($0), count: k, experts: experts) }) {
+                        if badIndexRow[block] < 0 { badIndexRow[block] = bad }
+                        continue
+                    }
+                    let bad = tile.differentiate(
+                        logits, rows: rows, lse: logSumExp, indices: indices, weightGradients: weightGradients,
+                        coefficients: coefficientRow(), into: logitGradients)
+                    if let bad, badRow[block] < 0 { badRow[block] = bad }
+                }
+                return
+            }
             let row = GatingBackwardRow(configuration, zLossCoefficient: zLossCoefficient)
             defer { row.deallocate() }
-            var sequence = offsets.lastIndex { $0 <= range.lowerBound }!
             for t in range {
                 while t >= offsets[sequence + 1] { sequence += 1 }
                 guard validIndices(indices.row(t), count: k, experts: experts) else {
@@ -77,8 +102,7 @@ extension Gating {
                 }
                 let finite = row.differentiate(
                     logits.row(t), lse: logSumExp[t], indices: indices.row(t),
-                    weightGradients: weightGradients?.row(t),
-                    coefficients: coefficients.map { UnsafePointer($0 + sequence * row.paddedExperts) },
+                    weightGradients: weightGradients?.row(t), coefficients: coefficientRow(),
                     into: logitGradients.row(t))
                 if !finite && badRow[block] < 0 { badRow[block] = t }
             }

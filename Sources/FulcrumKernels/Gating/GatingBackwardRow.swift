@@ -1,4 +1,5 @@
-/// The backward pass for one token (formulas in `Gating.backward`), with per-block scratch.
+/// The backward pass for one token of a sigmoid router (formulas in `Gating.backward`), with
+/// per-block scratch; softmax routers take `GatingBackwardTile`.
 struct GatingBackwardRow {
     let configuration: GatingConfiguration
     let experts: Int
@@ -6,7 +7,7 @@ struct GatingBackwardRow {
     let zLoss: Float
     /// pⱼ = e^{xⱼ − lse} of the current row.
     let probabilities: UnsafeMutablePointer<Float>
-    /// σⱼ of the current row (sigmoid only).
+    /// σⱼ of the current row.
     let sigmoids: UnsafeMutablePointer<Float>
     /// The k selected experts (dropped marks removed), their weights before λ, and ∂L/∂w.
     let chosen: UnsafeMutablePointer<Int32>
@@ -56,27 +57,30 @@ struct GatingBackwardRow {
         _ x: UnsafePointer<Float>, lse: Float, indices: UnsafePointer<Int32>, weightGradients: UnsafePointer<Float>?,
         coefficients: UnsafePointer<Double>?, into out: UnsafeMutablePointer<Float>
     ) -> Bool {
-        let sigmoid = configuration.scoreFunction == .sigmoid
         // Pass 1: pⱼ, σⱼ, and the sums the balance term needs (dot products in Double: the
-        // balance gradient is a difference cⱼ − Σcp of nearly equal numbers).
+        // balance gradient is a difference cⱼ − Σcq of nearly equal numbers).
         let shift = SIMD8<Float>(repeating: lse)
         var check = SIMD8<Float>(), sumSigma = SIMD8<Float>()
         var dotP = SIMD4<Double>(), dotSigma = SIMD4<Double>()
-        var j = 0
-        while j < paddedExperts {
-            let full = j + 8 <= experts
-            let v = full ? x.loadVector(at: j) : x.loadVector(at: j, count: experts - j, padding: -.infinity)
-            check = Float.multiplyAdd(full ? v : x.loadVector(at: j, count: experts - j, padding: 0), SIMD8(), check)
+        /// Logits `v` at j (−∞ past the row), `finite` the same with 0 past the row.
+        @inline(__always) func scores(_ v: SIMD8<Float>, _ finite: SIMD8<Float>, at j: Int) {
+            check = Float.multiplyAdd(finite, SIMD8(), check)
             // x − lse ≤ 0 for the forward pass's lse; the clamp keeps another lse from overflowing
             // the shifted exponential (pⱼ is then at most 1 instead of garbage).
             let shifted = v - shift
             probabilities.storeVector(Float.exponentialOfShift(Float.select(where: SIMD8(), isLessThan: shifted, SIMD8(), else: shifted)), at: j)
-            if sigmoid {
-                let s = 1 / (1 + Float.exp(-v))
-                sigmoids.storeVector(s, at: j)
-                sumSigma += s
-            }
+            let s = 1 / (1 + Float.exp(-v))
+            sigmoids.storeVector(s, at: j)
+            sumSigma += s
+        }
+        var j = 0
+        while j &+ 8 <= experts {
+            let v = x.loadVector(at: j)
+            scores(v, v, at: j)
             j &+= 8
+        }
+        if j < experts {
+            scores(x.loadVector(at: j, count: experts &- j, padding: -.infinity), x.loadVector(at: j, count: experts &- j, padding: 0), at: j)
         }
         guard check.sum() == 0 else { return false }
         // The Double dot products read the stored values back in a loop of their own: fused into
@@ -85,66 +89,45 @@ struct GatingBackwardRow {
             j = 0
             while j < paddedExperts {
                 dotP += dotDoubles(UnsafePointer(probabilities).loadVector(at: j), coefficients, j)
-                if sigmoid { dotSigma += dotDoubles(UnsafePointer(sigmoids).loadVector(at: j), coefficients, j) }
+                dotSigma += dotDoubles(UnsafePointer(sigmoids).loadVector(at: j), coefficients, j)
                 j &+= 8
             }
         }
 
-        // Pass 2: the dense part. Softmax: pⱼ·(cⱼ + a) with a = 2γ·lse − Σcp (− λ·Σₐgₐp_{eₐ} for
-        // unnormalised pre-softmax weights); sigmoid: qⱼ(1 − σⱼ)(cⱼ − Σcq) + 2γ·lse·pⱼ.
+        // Pass 2: the dense part qⱼ(1 − σⱼ)(cⱼ − Σcq) + 2γ·lse·pⱼ.
         let twoGammaL = 2 * zLoss * lse
-        let k = configuration.topK
-        let lambda = configuration.scalingFactor
-        gatherSelection(indices, weightGradients)
         let sigmaSum = sumSigma.sum()
         let fallback = sigmaSum < sigmoidSumFloor
-        var offset: Double
-        if sigmoid {
-            offset = -(fallback ? dotP.sum() : dotSigma.sum() / Double(sigmaSum))
-        } else {
-            offset = Double(twoGammaL) - dotP.sum()
-            if !configuration.weightsAreSelectedSoftmax {
-                var pg: Float = 0
-                for a in 0..<k { pg += upstream[a] * probabilities[Int(chosen[a])] }
-                offset -= Double(lambda * pg)
-            }
-        }
-        let uniformOffset = SIMD8<Float>(repeating: Float(offset))
-        j = 0
-        while j < paddedExperts {
+        let offset = -(fallback ? dotP.sum() : dotSigma.sum() / Double(sigmaSum))
+        @inline(__always) func dense(at j: Int) -> SIMD8<Float> {
             let p = UnsafePointer(probabilities).loadVector(at: j)
-            let centered = coefficients.map { shiftedFloats($0, j, offset) } ?? uniformOffset
-            var g: SIMD8<Float>
-            if sigmoid {
-                let s = UnsafePointer(sigmoids).loadVector(at: j)
-                let q = fallback ? p : s * (1 / sigmaSum)
-                g = Float.multiplyAdd(q * (1 - s), coefficients == nil ? SIMD8() : centered, p * twoGammaL)
-            } else {
-                g = p * centered
-            }
-            if j + 8 <= experts { out.storeVector(g, at: j) } else { out.storeVector(g, at: j, count: experts - j) }
+            let s = UnsafePointer(sigmoids).loadVector(at: j)
+            let q = fallback ? p : s * (1 / sigmaSum)
+            let centered = coefficients.map { shiftedFloats($0, j, offset) } ?? SIMD8()
+            return Float.multiplyAdd(q * (1 - s), centered, p * twoGammaL)
+        }
+        j = 0
+        while j &+ 8 <= experts {
+            out.storeVector(dense(at: j), at: j)
             j &+= 8
         }
+        if j < experts { out.storeVector(dense(at: j), at: j, count: experts &- j) }
 
-        // The selected experts.
-        if configuration.weightsAreSelectedSoftmax || (sigmoid && configuration.normalizeTopK) {
-            if sigmoid {
-                normalizedOrSoftmax(sigmoids, x, chosen, k, into: normalized)
-            } else {
-                selectedSoftmax(x, chosen, k, into: normalized)
-            }
+        // The selected experts: λ·g_b·σ_b(1 − σ_b), or normalised λ·w̃_b(1 − σ_b)(g_b − Σₐgₐw̃ₐ).
+        gatherSelection(indices, weightGradients)
+        let (k, lambda) = (configuration.topK, configuration.scalingFactor)
+        if configuration.normalizeTopK {
+            normalizedOrSoftmax(sigmoids, x, chosen, k, into: normalized)
             var mean: Float = 0
             for a in 0..<k { mean += upstream[a] * normalized[a] }
             for b in 0..<k {
                 let e = Int(chosen[b])
-                let damp: Float = sigmoid ? 1 - sigmoids[e] : 1
-                out[e] += lambda * normalized[b] * damp * (upstream[b] - mean)
+                out[e] += lambda * normalized[b] * (1 - sigmoids[e]) * (upstream[b] - mean)
             }
         } else {
             for b in 0..<k {
                 let e = Int(chosen[b])
-                let local = sigmoid ? sigmoids[e] * (1 - sigmoids[e]) : probabilities[e]
-                out[e] += lambda * upstream[b] * local
+                out[e] += lambda * upstream[b] * (sigmoids[e] * (1 - sigmoids[e]))
             }
         }
         return true

@@ -4,7 +4,7 @@ import CBLASShim
 /// scores, the top k ≤ 8 of the logits, then the softmax over the selected (Megatron-LM's
 /// default; Switch Transformer, Mixtral), with no expert bias and no groups.
 ///
-/// The 8 rows of a tile are transposed in 8×8 blocks so that one vector holds one expert's logits
+/// The 8 rows of a tile are transposed (`TokenTile`) so that one vector holds one expert's logits
 /// of the 8 tokens. Every step is then a vertical vector operation over the experts, with no
 /// per-token reduction, shuffle or branch:
 /// - the top k of each token sink through k sorted levels of (logit, expert) (`TokenLevels`);
@@ -20,8 +20,8 @@ import CBLASShim
 /// spare lanes and masks them out. The Float score sums of `tilesPerFlush` tiles are added to the
 /// caller's Double sums at a time (relative rounding error below 32·2⁻²⁴ per flush).
 struct GatingTileRouter {
-    /// Tokens per tile: the lanes of a vector.
-    static let lanes = 8
+    /// Tokens per tile.
+    static let lanes = TokenTile.lanes
     /// Tiles whose scores are summed in Float before they are added to the Double sums.
     static let tilesPerFlush = 4
 
@@ -36,14 +36,10 @@ struct GatingTileRouter {
     let realExperts: Int
     let topK: Int
     let scale: Float
-    /// The tile transposed: vector e (floats 8e ..< 8e + 8) holds expert e's logits of the 8
-    /// tokens, then their e^{x−m}.
-    let columns: UnsafeMutablePointer<Float>
+    /// The tile: expert e's logits of the 8 tokens, then their e^{x−m}.
+    let tile: TokenTile
     /// Vector e: expert e's pending Float score sums, per lane.
     let pending: UnsafeMutablePointer<Float>
-    /// An 8×8 block assembled row by row where the tile has fewer than 8 tokens or the block
-    /// passes the last expert.
-    let staging: UnsafeMutablePointer<Float>
     /// The selected logits and experts, level a at [8a ..< 8a + 8].
     let selectedKeys: UnsafeMutablePointer<Float>
     let selectedExperts: UnsafeMutablePointer<Int32>
@@ -56,16 +52,15 @@ struct GatingTileRouter {
         topK = configuration.topK
         scale = configuration.scalingFactor
         let padded = (experts + 7) & ~7
-        columns = .allocate(capacity: padded * Self.lanes)
+        tile = TokenTile(columnCount: experts)
         pending = .allocate(capacity: padded * Self.lanes)
         pending.initialize(repeating: 0, count: padded * Self.lanes)
-        staging = .allocate(capacity: Self.lanes * Self.lanes)
         selectedKeys = .allocate(capacity: Self.lanes * Self.lanes)
         selectedExperts = .allocate(capacity: Self.lanes * Self.lanes)
     }
 
     func deallocate() {
-        columns.deallocate(); pending.deallocate(); staging.deallocate()
+        tile.deallocate(); pending.deallocate()
         selectedKeys.deallocate(); selectedExperts.deallocate()
     }
 
@@ -77,7 +72,7 @@ struct GatingTileRouter {
         _ logits: MatrixView<Float>, rows: Range<Int>, into outputs: GatingOutputs,
         counts: UnsafeMutablePointer<Int64>, sums: UnsafeMutablePointer<Double>
     ) -> Int? {
-        transpose(logits, rows)
+        tile.load(logits, rows: rows)
         let (m, check) = select()
         // check is 0 (finite logits) or NaN: a lane is finite where 0 ≤ check ≤ 0.
         let finite = fulcrum_lanes_less_equal_float8(check, SIMD8()) & fulcrum_lanes_less_equal_float8(SIMD8(), check)
@@ -121,33 +116,6 @@ struct GatingTileRouter {
         pendingTiles = 0
     }
 
-    /// Fills `columns` with the tile transposed. Blocks of 8 whole rows × 8 experts are transposed
-    /// in place from the logits; the others are first assembled in `staging`, with the last row
-    /// repeated in the spare rows and zeros past the last expert.
-    @inline(__always)
-    private func transpose(_ logits: MatrixView<Float>, _ rows: Range<Int>) {
-        let first = logits.row(rows.lowerBound), stride = logits.rowStride
-        var j = 0
-        while j < experts {
-            let width = min(8, experts &- j)
-            // The block two tiles ahead, fetched while this tile computes: one hint per cache line
-            // (it never faults, past the last row too).
-            if j & 15 == 0 {
-                for r in 2 &* Self.lanes ..< 3 &* Self.lanes { first.prefetch(at: r &* stride &+ j) }
-            }
-            if rows.count == Self.lanes && width == 8 {
-                fulcrum_transpose_float8x8(logits.row(rows.lowerBound) + j, logits.rowStride, columns + 8 &* j)
-            } else {
-                for r in 0..<Self.lanes {
-                    let row = logits.row(rows.lowerBound &+ min(r, rows.count &- 1))
-                    staging.storeVector(row.loadVector(at: j, count: width, padding: 0), at: 8 &* r)
-                }
-                fulcrum_transpose_float8x8(staging, 8, columns + 8 &* j)
-            }
-            j &+= 8
-        }
-    }
-
     /// Inserts every expert into the sorted levels and stores the k selected (logit, expert)
     /// pairs; returns the row maxima m and a vector that is 0 in the lanes whose logits are all
     /// finite (x·0 + … is NaN otherwise).
@@ -158,7 +126,7 @@ struct GatingTileRouter {
             let zero = SIMD8<Float>()
             var expert = TokenLevels.Indices()
             for e in 0..<experts {
-                let x = UnsafePointer(columns).loadVector(at: 8 &* e)
+                let x = tile.column(e)
                 check = Float.multiplyAdd(x, zero, check)
                 levels.insert(x, expert: expert)
                 expert &+= 1
@@ -173,8 +141,8 @@ struct GatingTileRouter {
     private func exponentials(shift m: SIMD8<Float>) -> SIMD8<Float> {
         var total = SIMD8<Float>()
         for e in 0..<experts {
-            let v = Float.exponentialOfShift(UnsafePointer(columns).loadVector(at: 8 &* e) - m)
-            columns.storeVector(v, at: 8 &* e)
+            let v = Float.exponentialOfShift(tile.column(e) - m)
+            tile.setColumn(e, v)
             total += v
         }
         return total
@@ -184,7 +152,7 @@ struct GatingTileRouter {
     @inline(__always)
     private func accumulate(_ inverse: SIMD8<Float>) {
         for e in 0..<experts {
-            let v = UnsafePointer(columns).loadVector(at: 8 &* e)
+            let v = tile.column(e)
             pending.storeVector(Float.multiplyAdd(v, inverse, UnsafePointer(pending).loadVector(at: 8 &* e)), at: 8 &* e)
         }
     }

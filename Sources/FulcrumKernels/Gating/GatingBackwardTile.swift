@@ -1,0 +1,164 @@
+import CBLASShim
+
+/// The backward pass of softmax routers, 8 tokens at a time, one token per SIMD lane (the layout
+/// of `GatingTileRouter`): pⱼ = e^{xⱼ−lse}, the Double dot products D = Σⱼcⱼpⱼ and the dense
+/// gradient pⱼ·(cⱼ + a) are vertical vector operations over the experts, and the gradient tile
+/// is transposed back into the rows. Per token remain the offset a (`softmaxOffset`) and the
+/// selected experts' weight terms (`addSelectedTerms`), shared with `GatingBackwardRow`.
+///
+/// The dense part is the row pass's arithmetic (Float(cⱼ + a) formed in Double, then times pⱼ);
+/// D is summed in another order, so results differ from the row pass in the last bits only.
+struct GatingBackwardTile {
+    /// Whether the tile pass serves `configuration` (sigmoid routers take `GatingBackwardRow`).
+    static func handles(_ configuration: GatingConfiguration) -> Bool {
+        configuration.scoreFunction == .softmax
+    }
+
+    let experts: Int
+    let topK: Int
+    let scale: Float
+    let zLoss: Float
+    /// The weights are the softmax over the selected logits (else p itself, pre-softmax
+    /// unnormalised).
+    let selectedSoftmax: Bool
+    /// The tile's logits, then pⱼ; and its gradient.
+    let probabilities: TokenTile
+    let gradient: TokenTile
+    /// Slot a of token r at [8a + r]: the expert (dropped marks removed), ∂L/∂w (0 where
+    /// dropped), and the selected logit or pⱼ, then the slot's gradient term.
+    let chosen: UnsafeMutablePointer<Int32>
+    let upstream: UnsafeMutablePointer<Float>
+    let selected: UnsafeMutablePointer<Float>
+
+    init(_ configuration: GatingConfiguration, zLossCoefficient: Float) {
+        experts = configuration.totalExpertCount
+        topK = configuration.topK
+        scale = configuration.scalingFactor
+        zLoss = zLossCoefficient
+        selectedSoftmax = configuration.weightsAreSelectedSoftmax
+        probabilities = TokenTile(columnCount: experts)
+        gradient = TokenTile(columnCount: experts)
+        let slots = topK * TokenTile.lanes
+        chosen = .allocate(capacity: slots)
+        chosen.initialize(repeating: 0, count: slots)
+        upstream = .allocate(capacity: slots)
+        upstream.initialize(repeating: 0, count: slots)
+        selected = .allocate(capacity: slots)
+        selected.initialize(repeating: 0, count: slots)
+    }
+
+    func deallocate() {
+        probabilities.deallocate()
+        gradient.deallocate()
+        chosen.deallocate(); upstream.deallocate(); selected.deallocate()
+    }
+
+    /// Writes ∂L/∂x for rows `rows` (1…8 rows of one sequence whose indices are valid) into `out`.
+    /// Returns the first row holding a non-finite logit, if any; the tile then writes nothing.
+    @inline(__always)
+    func differentiate(
+        _ logits: MatrixView<Float>, rows: Range<Int>, lse: UnsafeBufferPointer<Float>, indices: MatrixView<Int32>,
+        weightGradients: MatrixView<Float>?, coefficients: UnsafePointer<Double>?, into out: MutableMatrixView<Float>
+    ) -> Int? {
+        probabilities.load(logits, rows: rows)
+        let lastLSE = lse[rows.upperBound &- 1]
+        let shift = lse.baseAddress!.loadVector(at: rows.lowerBound, count: rows.count, padding: lastLSE)
+        var check = SIMD8<Float>()
+        for e in 0..<experts {
+            let x = probabilities.column(e)
+            check = Float.multiplyAdd(x, SIMD8(), check)
+            // x − lse ≤ 0 for the forward pass's lse; the clamp keeps another lse from
+            // overflowing the shifted exponential.
+            let shifted = x - shift
+            probabilities.setColumn(e, Float.exponentialOfShift(Float.select(where: SIMD8(), isLessThan: shifted, SIMD8(), else: shifted)))
+        }
+        // check is 0 (finite logits) or NaN: a lane is finite where 0 ≤ check ≤ 0.
+        let finite = fulcrum_lanes_less_equal_float8(check, SIMD8()) & fulcrum_lanes_less_equal_float8(SIMD8(), check)
+        let bad = ~finite & ((1 << UInt32(rows.count)) &- 1)
+        if bad != 0 { return rows.lowerBound &+ bad.trailingZeroBitCount }
+
+        let weightTerm = selectedTerms(logits, rows: rows, indices: indices, weightGradients: weightGradients)
+        // D = Σⱼcⱼpⱼ per token, in Double (the balance gradient subtracts nearly equal numbers),
+        // and the offset a = 2γ·lse − D − λ·Σₐgₐp_{eₐ} (the last for unnormalised pre-softmax).
+        var dotLow = SIMD4<Double>(), dotHigh = SIMD4<Double>()
+        if let coefficients {
+            for e in 0..<experts {
+                let (p, c) = (probabilities.column(e), SIMD4<Double>(repeating: coefficients[e]))
+                dotLow += c * SIMD4<Double>(p.lowHalf)
+                dotHigh += c * SIMD4<Double>(p.highHalf)
+            }
+        }
+        let zTerm = 2 * zLoss * shift
+        let offsetLow = SIMD4<Double>(zTerm.lowHalf) - dotLow - SIMD4<Double>(weightTerm.lowHalf)
+        let offsetHigh = SIMD4<Double>(zTerm.highHalf) - dotHigh - SIMD4<Double>(weightTerm.highHalf)
+
+        // The dense part pⱼ·Float(cⱼ + a), or pⱼ·Float(a) without coefficients.
+        let uniform = SIMD8<Float>(lowHalf: SIMD4<Float>(offsetLow), highHalf: SIMD4<Float>(offsetHigh))
+        for e in 0..<experts {
+            var centered = uniform
+            if let coefficients {
+                let c = SIMD4<Double>(repeating: coefficients[e])
+                centered = SIMD8(lowHalf: SIMD4<Float>(c + offsetLow), highHalf: SIMD4<Float>(c + offsetHigh))
+            }
+            gradient.setColumn(e, probabilities.column(e) * centered)
+        }
+        gradient.store(into: out, rows: rows)
+        for lane in 0..<rows.count {
+            let row = out.row(rows.lowerBound &+ lane)
+            for a in 0..<topK { row[Int(chosen[8 &* a &+ lane])] += selected[8 &* a &+ lane] }
+        }
+        return nil
+    }
+
+    /// Gathers each token's selection and fills `selected` with the slots' gradient terms:
+    /// λ·w̃_b·(g_b − Σₐgₐw̃ₐ) for weights that are the softmax w̃ over the selected logits,
+    /// λ·g_b·p_{e_b} for unnormalised pre-softmax weights. Returns λ·Σₐgₐp_{eₐ} per token for the
+    /// latter (its share of the dense part), 0 for the former.
+    @inline(__always)
+    private func selectedTerms(
+        _ logits: MatrixView<Float>, rows: Range<Int>, indices: MatrixView<Int32>, weightGradients: MatrixView<Float>?
+    ) -> SIMD8<Float> {
+        for lane in 0..<rows.count {
+            let t = rows.lowerBound &+ lane
+            let (index, g, x) = (indices.row(t), weightGradients?.row(t), logits.row(t))
+            for a in 0..<topK {
+                let raw = index[a]
+                let e = raw < 0 ? ~raw : raw
+                let slot = 8 &* a &+ lane
+                chosen[slot] = e
+                upstream[slot] = raw < 0 ? 0 : g?[a] ?? 0
+                selected[slot] = selectedSoftmax ? x[Int(e)] : probabilities.columns[8 &* Int(e) &+ lane]
+            }
+        }
+        @inline(__always) func slot(_ p: UnsafeMutablePointer<Float>, _ a: Int) -> SIMD8<Float> { UnsafePointer(p).loadVector(at: 8 &* a) }
+        let lambda = SIMD8<Float>(repeating: scale)
+        guard selectedSoftmax else {
+            var pg = SIMD8<Float>()
+            for a in 0..<topK {
+                let (g, p) = (slot(upstream, a), slot(selected, a))
+                pg += g * p
+                selected.storeVector(lambda * g * p, at: 8 &* a)
+            }
+            return lambda * pg
+        }
+        // w̃ = e^{x−m}/Σ e^{x−m} over the selected, m their largest (as `selectedSoftmax`).
+        var m = slot(selected, 0)
+        for a in 1..<topK { m = Float.maximum(m, slot(selected, a)) }
+        var total = SIMD8<Float>()
+        for a in 0..<topK {
+            let v = Float.exponentialOfShift(slot(selected, a) - m)
+            selected.storeVector(v, at: 8 &* a)
+            total += v
+        }
+        var mean = SIMD8<Float>()
+        for a in 0..<topK {
+            let w = slot(selected, a) / total
+            selected.storeVector(w, at: 8 &* a)
+            mean += slot(upstream, a) * w
+        }
+        for a in 0..<topK {
+            selected.storeVector(lambda * slot(selected, a) * (slot(upstream, a) - mean), at: 8 &* a)
+        }
+        return SIMD8()
+    }
+}
