@@ -21,9 +21,10 @@ struct GatingBackwardTile {
     /// The weights are the softmax over the selected logits (else p itself, pre-softmax
     /// unnormalised).
     let selectedSoftmax: Bool
-    /// The tile's logits, then pⱼ; and its gradient.
-    let probabilities: TokenTile
-    let gradient: TokenTile
+    /// The tile's logits, then pⱼ, then the dense part of the gradient.
+    let tile: TokenTile
+    /// Zero coefficients, for a call without balance coefficients.
+    let zeroCoefficients: UnsafeMutablePointer<Double>
     /// Slot a of token r at [8a + r]: the expert (dropped marks removed), ∂L/∂w (0 where
     /// dropped), and the selected logit or pⱼ, then the slot's gradient term.
     let chosen: UnsafeMutablePointer<Int32>
@@ -36,8 +37,9 @@ struct GatingBackwardTile {
         scale = configuration.scalingFactor
         zLoss = zLossCoefficient
         selectedSoftmax = configuration.weightsAreSelectedSoftmax
-        probabilities = TokenTile(columnCount: experts)
-        gradient = TokenTile(columnCount: experts)
+        tile = TokenTile(columnCount: experts)
+        zeroCoefficients = .allocate(capacity: experts)
+        zeroCoefficients.initialize(repeating: 0, count: experts)
         let slots = topK * TokenTile.lanes
         chosen = .allocate(capacity: slots)
         chosen.initialize(repeating: 0, count: slots)
@@ -48,8 +50,8 @@ struct GatingBackwardTile {
     }
 
     func deallocate() {
-        probabilities.deallocate()
-        gradient.deallocate()
+        tile.deallocate()
+        zeroCoefficients.deallocate()
         chosen.deallocate(); upstream.deallocate(); selected.deallocate()
     }
 
@@ -60,49 +62,43 @@ struct GatingBackwardTile {
         _ logits: MatrixView<Float>, rows: Range<Int>, lse: UnsafeBufferPointer<Float>, indices: MatrixView<Int32>,
         weightGradients: MatrixView<Float>?, coefficients: UnsafePointer<Double>?, into out: MutableMatrixView<Float>
     ) -> Int? {
-        probabilities.load(logits, rows: rows)
+        tile.load(logits, rows: rows)
+        let c = coefficients ?? UnsafePointer(zeroCoefficients)
         let lastLSE = lse[rows.upperBound &- 1]
         let shift = lse.baseAddress!.loadVector(at: rows.lowerBound, count: rows.count, padding: lastLSE)
+        // pⱼ, and D = Σⱼcⱼpⱼ per token in Double (the balance gradient subtracts nearly equal
+        // numbers).
         var check = SIMD8<Float>()
+        var dotLow = SIMD4<Double>(), dotHigh = SIMD4<Double>()
         for e in 0..<experts {
-            let x = probabilities.column(e)
+            let x = tile.column(e)
             check = Float.multiplyAdd(x, SIMD8(), check)
             // x − lse ≤ 0 for the forward pass's lse; the clamp keeps another lse from
             // overflowing the shifted exponential.
             let shifted = x - shift
-            probabilities.setColumn(e, Float.exponentialOfShift(Float.select(where: SIMD8(), isLessThan: shifted, SIMD8(), else: shifted)))
+            let p = Float.exponentialOfShift(Float.select(where: SIMD8(), isLessThan: shifted, SIMD8(), else: shifted))
+            tile.setColumn(e, p)
+            let ce = SIMD4<Double>(repeating: c[e])
+            dotLow = Double.multiplyAdd(ce, SIMD4<Double>(p.lowHalf), dotLow)
+            dotHigh = Double.multiplyAdd(ce, SIMD4<Double>(p.highHalf), dotHigh)
         }
         // check is 0 (finite logits) or NaN: a lane is finite where 0 ≤ check ≤ 0.
         let finite = fulcrum_lanes_less_equal_float8(check, SIMD8()) & fulcrum_lanes_less_equal_float8(SIMD8(), check)
         let bad = ~finite & ((1 << UInt32(rows.count)) &- 1)
         if bad != 0 { return rows.lowerBound &+ bad.trailingZeroBitCount }
 
+        // The offset a = 2γ·lse − D − λ·Σₐgₐp_{eₐ} (the last for unnormalised pre-softmax), then
+        // the dense part pⱼ·Float(cⱼ + a), formed in Double and rounded once.
         let weightTerm = selectedTerms(logits, rows: rows, indices: indices, weightGradients: weightGradients)
-        // D = Σⱼcⱼpⱼ per token, in Double (the balance gradient subtracts nearly equal numbers),
-        // and the offset a = 2γ·lse − D − λ·Σₐgₐp_{eₐ} (the last for unnormalised pre-softmax).
-        var dotLow = SIMD4<Double>(), dotHigh = SIMD4<Double>()
-        if let coefficients {
-            for e in 0..<experts {
-                let (p, c) = (probabilities.column(e), SIMD4<Double>(repeating: coefficients[e]))
-                dotLow += c * SIMD4<Double>(p.lowHalf)
-                dotHigh += c * SIMD4<Double>(p.highHalf)
-            }
-        }
         let zTerm = 2 * zLoss * shift
         let offsetLow = SIMD4<Double>(zTerm.lowHalf) - dotLow - SIMD4<Double>(weightTerm.lowHalf)
         let offsetHigh = SIMD4<Double>(zTerm.highHalf) - dotHigh - SIMD4<Double>(weightTerm.highHalf)
-
-        // The dense part pⱼ·Float(cⱼ + a), or pⱼ·Float(a) without coefficients.
-        let uniform = SIMD8<Float>(lowHalf: SIMD4<Float>(offsetLow), highHalf: SIMD4<Float>(offsetHigh))
         for e in 0..<experts {
-            var centered = uniform
-            if let coefficients {
-                let c = SIMD4<Double>(repeating: coefficients[e])
-                centered = SIMD8(lowHalf: SIMD4<Float>(c + offsetLow), highHalf: SIMD4<Float>(c + offsetHigh))
-            }
-            gradient.setColumn(e, probabilities.column(e) * centered)
+            let ce = SIMD4<Double>(repeating: c[e])
+            let centered = SIMD8(lowHalf: SIMD4<Float>(ce + offsetLow), highHalf: SIMD4<Float>(ce + offsetHigh))
+            tile.setColumn(e, tile.column(e) * centered)
         }
-        gradient.store(into: out, rows: rows)
+        tile.store(into: out, rows: rows)
         for lane in 0..<rows.count {
             let row = out.row(rows.lowerBound &+ lane)
             for a in 0..<topK { row[Int(chosen[8 &* a &+ lane])] += selected[8 &* a &+ lane] }
@@ -127,7 +123,7 @@ struct GatingBackwardTile {
                 let slot = 8 &* a &+ lane
                 chosen[slot] = e
                 upstream[slot] = raw < 0 ? 0 : g?[a] ?? 0
-                selected[slot] = selectedSoftmax ? x[Int(e)] : probabilities.columns[8 &* Int(e) &+ lane]
+                selected[slot] = selectedSoftmax ? x[Int(e)] : tile.columns[8 &* Int(e) &+ lane]
             }
         }
         @inline(__always) func slot(_ p: UnsafeMutablePointer<Float>, _ a: Int) -> SIMD8<Float> { UnsafePointer(p).loadVector(at: 8 &* a) }
