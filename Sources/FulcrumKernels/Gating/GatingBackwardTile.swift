@@ -82,10 +82,7 @@ struct GatingBackwardTile {
             dotLow = Double.multiplyAdd(ce, SIMD4<Double>(p.lowHalf), dotLow)
             dotHigh = Double.multiplyAdd(ce, SIMD4<Double>(p.highHalf), dotHigh)
         }
-        // check is 0 (finite logits) or NaN: a lane is finite where 0 ≤ check ≤ 0.
-        let finite = fulcrum_lanes_less_equal_float8(check, SIMD8()) & fulcrum_lanes_less_equal_float8(SIMD8(), check)
-        let bad = ~finite & ((1 << UInt32(rows.count)) &- 1)
-        if bad != 0 { return rows.lowerBound &+ bad.trailingZeroBitCount }
+        if let bad = TokenTile.firstNonFinite(check, rows: rows) { return bad }
 
         // The offset a = 2γ·lse − D − λ·Σₐgₐp_{eₐ} (the last for unnormalised pre-softmax), then
         // the dense part pⱼ·Float(cⱼ + a), formed in Double and rounded once.

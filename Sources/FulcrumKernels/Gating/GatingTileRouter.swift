@@ -12,9 +12,8 @@ import CBLASShim
 /// - e^{x−m} and their sum s; the softmax pⱼ = e^{xⱼ−m}/s is added per lane to Float
 ///   load-balancing sums;
 /// - the weights e^{x_a−m}/Σ_b e^{x_b−m} and lse = m + log s of the 8 tokens at once.
-/// Only the k indices, k weights and count updates, the lse and the real-expert count are
-/// written per token. Indices and weights are the row router's, bit for bit (the same m, the same
-/// exponential and the same sums); lse and the score sums differ from it only in summation order.
+/// Per token remain the writes of its k indices and weights, its k count updates and its
+/// real-expert count. The weights are `selectedSoftmax`'s (the same m, exponential and sum order).
 ///
 /// A tile never spans two sequences; a tile of fewer than 8 tokens repeats its last row in the
 /// spare lanes and masks them out. The Float score sums of `tilesPerFlush` tiles are added to the
@@ -74,10 +73,7 @@ struct GatingTileRouter {
     ) -> Int? {
         tile.load(logits, rows: rows)
         let (m, check) = select()
-        // check is 0 (finite logits) or NaN: a lane is finite where 0 ≤ check ≤ 0.
-        let finite = fulcrum_lanes_less_equal_float8(check, SIMD8()) & fulcrum_lanes_less_equal_float8(SIMD8(), check)
-        let bad = ~finite & ((1 << UInt32(rows.count)) &- 1)
-        if bad != 0 { return rows.lowerBound &+ bad.trailingZeroBitCount }
+        if let bad = TokenTile.firstNonFinite(check, rows: rows) { return bad }
         let s = exponentials(shift: m)
         if pendingTarget != sums || pendingTiles == Self.tilesPerFlush { flush() }
         pendingTarget = sums

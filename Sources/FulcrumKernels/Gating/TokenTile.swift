@@ -29,6 +29,15 @@ struct TokenTile {
         staging.deallocate()
     }
 
+    /// The first of `rows` (the tile's, lane r for row lowerBound + r) whose finiteness check
+    /// x₀·0 + x₁·0 + … is not 0 (a NaN: the row holds a NaN or ±∞), or nil.
+    @inline(__always)
+    static func firstNonFinite(_ check: SIMD8<Float>, rows: Range<Int>) -> Int? {
+        let finite = fulcrum_lanes_less_equal_float8(check, SIMD8()) & fulcrum_lanes_less_equal_float8(SIMD8(), check)
+        let bad = ~finite & ((1 << UInt32(rows.count)) &- 1)
+        return bad == 0 ? nil : rows.lowerBound &+ bad.trailingZeroBitCount
+    }
+
     /// Column e of the tile's rows, one token per lane.
     @inline(__always)
     func column(_ e: Int) -> SIMD8<Float> { UnsafePointer(columns).loadVector(at: 8 &* e) }
