@@ -16,13 +16,14 @@ import CBLASShim
 /// real-expert count. The weights are `selectedSoftmax`'s (the same m, exponential and sum order).
 ///
 /// A tile never spans two sequences; a tile of fewer than 8 tokens repeats its last row in the
-/// spare lanes and masks them out. The Float score sums of `tilesPerFlush` tiles are added to the
-/// caller's Double sums at a time (relative rounding error below 32·2⁻²⁴ per flush).
+/// spare lanes and masks them out. The score sums stay in Float, one per lane, for
+/// `tilesPerFlush` tiles; then each expert's 8 lanes are added up and go to the caller's Double
+/// sums (each Float sum has at most 32 + 3 rounding steps: relative error below 35·2⁻²⁴).
 struct GatingTileRouter {
     /// Tokens per tile.
     static let lanes = TokenTile.lanes
     /// Tiles whose scores are summed in Float before they are added to the Double sums.
-    static let tilesPerFlush = 4
+    static let tilesPerFlush = 32
 
     /// Whether this router handles `configuration` (with `hasBias` telling whether an expert bias
     /// is given); the others take `GatingRowRouter`.
