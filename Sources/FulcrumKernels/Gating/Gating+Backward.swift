@@ -67,7 +67,7 @@ extension Gating {
         defer { badRow.deallocate() }
         let badIndexRow = badRow + max(1, blocks)
         let tiled = GatingBackwardTile.handles(configuration)
-        let coefficientStride = (experts + 7) & ~7
+        let coefficientStride = GatingBackwardRow.coefficientStride(experts: experts)
         Threads.forEachBlock(count: n, blockSize: blockRows) { block, range in
             var sequence = offsets.lastIndex { $0 <= range.lowerBound }!
             @inline(__always) func coefficientRow() -> UnsafePointer<Double>? {

@@ -32,11 +32,14 @@ struct GatingBackwardRow {
         chosen.deallocate(); normalized.deallocate(); upstream.deallocate()
     }
 
+    /// Doubles per row of `paddedCoefficients`: E′ rounded up to whole vectors.
+    static func coefficientStride(experts: Int) -> Int { (experts + 7) & ~7 }
+
     /// The S×E′ coefficients copied into zero-padded rows of whole vectors, after checking them.
     static func paddedCoefficients(_ c: MatrixView<Double>?, sequences: Int, experts: Int) throws -> UnsafeMutablePointer<Double>? {
         guard let c else { return nil }
         try checkShape(c, rows: sequences, columns: experts, argument: "balanceCoefficients")
-        let stride = (experts + 7) & ~7
+        let stride = coefficientStride(experts: experts)
         let copy = UnsafeMutablePointer<Double>.allocate(capacity: max(1, sequences * stride))
         copy.initialize(repeating: 0, count: max(1, sequences * stride))
         for s in 0..<sequences {

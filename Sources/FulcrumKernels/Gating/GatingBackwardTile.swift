@@ -3,11 +3,11 @@ import CBLASShim
 /// The backward pass of softmax routers, 8 tokens at a time, one token per SIMD lane (the layout
 /// of `GatingTileRouter`): pⱼ = e^{xⱼ−lse}, the Double dot products D = Σⱼcⱼpⱼ and the dense
 /// gradient pⱼ·(cⱼ + a) are vertical vector operations over the experts, and the gradient tile
-/// is transposed back into the rows. Per token remain the offset a (`softmaxOffset`) and the
-/// selected experts' weight terms (`addSelectedTerms`), shared with `GatingBackwardRow`.
+/// is transposed back into the rows. The selected experts' weight terms are vectors over the
+/// tile too (`selectedTerms`); per token remain gathering its selection and adding its k terms.
 ///
-/// The dense part is the row pass's arithmetic (Float(cⱼ + a) formed in Double, then times pⱼ);
-/// D is summed in another order, so results differ from the row pass in the last bits only.
+/// Float(cⱼ + a) is formed in Double and rounded once, as in `GatingBackwardRow`, because the
+/// balance gradient subtracts nearly equal numbers.
 struct GatingBackwardTile {
     /// Whether the tile pass serves `configuration` (sigmoid routers take `GatingBackwardRow`).
     static func handles(_ configuration: GatingConfiguration) -> Bool {
@@ -134,21 +134,9 @@ struct GatingBackwardTile {
             }
             return lambda * pg
         }
-        // w̃ = e^{x−m}/Σ e^{x−m} over the selected, m their largest (as `selectedSoftmax`).
-        var m = slot(selected, 0)
-        for a in 1..<topK { m = Float.maximum(m, slot(selected, a)) }
-        var total = SIMD8<Float>()
-        for a in 0..<topK {
-            let v = Float.exponentialOfShift(slot(selected, a) - m)
-            selected.storeVector(v, at: 8 &* a)
-            total += v
-        }
+        selectedSoftmaxOfLanes(selected, count: topK)
         var mean = SIMD8<Float>()
-        for a in 0..<topK {
-            let w = slot(selected, a) / total
-            selected.storeVector(w, at: 8 &* a)
-            mean += slot(upstream, a) * w
-        }
+        for a in 0..<topK { mean += slot(upstream, a) * slot(selected, a) }
         for a in 0..<topK {
             selected.storeVector(lambda * slot(selected, a) * (slot(upstream, a) - mean), at: 8 &* a)
         }

@@ -13,7 +13,7 @@ import CBLASShim
 ///   load-balancing sums;
 /// - the weights e^{x_a−m}/Σ_b e^{x_b−m} and lse = m + log s of the 8 tokens at once.
 /// Per token remain the writes of its k indices and weights, its k count updates and its
-/// real-expert count. The weights are `selectedSoftmax`'s (the same m, exponential and sum order).
+/// real-expert count. The weights are `selectedSoftmaxOfLanes`'s (per lane, `selectedSoftmax`'s).
 ///
 /// A tile never spans two sequences; a tile of fewer than 8 tokens repeats its last row in the
 /// spare lanes and masks them out. The score sums stay in Float, one per lane, for
@@ -82,7 +82,7 @@ struct GatingTileRouter {
         let valid = SIMD8<Float>(repeating: Float(rows.count))
         let inverse = Float.select(where: Float.laneIndices, isLessThan: valid, 1 / s, else: SIMD8())
         accumulate(inverse)
-        let weights = selectedWeights(shift: m)
+        let weights = selectedWeights()
         outputs.logSumExp.baseAddress!.storeVector(m + Float.log(s), at: rows.lowerBound, count: rows.count)
         for lane in 0..<rows.count {
             let t = rows.lowerBound &+ lane
@@ -157,18 +157,10 @@ struct GatingTileRouter {
     /// The weights λ·e^{x_a−m}/Σ_b e^{x_b−m} of the k selected, level a at [8a ..< 8a + 8] of
     /// `selectedKeys` (overwritten).
     @inline(__always)
-    private func selectedWeights(shift m: SIMD8<Float>) -> UnsafeMutablePointer<Float> {
-        var total = SIMD8<Float>()
-        for a in 0..<topK {
-            let v = Float.exponentialOfShift(UnsafePointer(selectedKeys).loadVector(at: 8 &* a) - m)
-            selectedKeys.storeVector(v, at: 8 &* a)
-            total += v
-        }
-        let lambda = SIMD8<Float>(repeating: scale)
-        for a in 0..<topK {
-            var w = UnsafePointer(selectedKeys).loadVector(at: 8 &* a) / total
-            if scale != 1 { w *= lambda }
-            selectedKeys.storeVector(w, at: 8 &* a)
+    private func selectedWeights() -> UnsafeMutablePointer<Float> {
+        selectedSoftmaxOfLanes(selectedKeys, count: topK)
+        if scale != 1 {
+            for a in 0..<topK { selectedKeys.storeVector(UnsafePointer(selectedKeys).loadVector(at: 8 &* a) * scale, at: 8 &* a) }
         }
         return selectedKeys
     }

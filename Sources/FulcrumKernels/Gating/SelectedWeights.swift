@@ -30,6 +30,23 @@ func selectedSoftmax(
     for a in 0..<k { w[a] /= total }
 }
 
+/// `selectedSoftmax` for 8 tokens at once, one token per lane: replaces slot a's selected logits
+/// at `slots[8a ..< 8a + 8]` (a < k) by e^{x_a − m}/Σ_b e^{x_b − m}, m each token's largest selected
+/// logit, with the same arithmetic per lane. Cost: k vector exponentials for the 8 tokens.
+@inline(__always)
+func selectedSoftmaxOfLanes(_ slots: UnsafeMutablePointer<Float>, count k: Int) {
+    @inline(__always) func slot(_ a: Int) -> SIMD8<Float> { UnsafePointer(slots).loadVector(at: 8 &* a) }
+    var m = slot(0)
+    for a in 1..<k { m = Float.maximum(m, slot(a)) }
+    var total = SIMD8<Float>()
+    for a in 0..<k {
+        let v = Float.exponentialOfShift(slot(a) - m)
+        slots.storeVector(v, at: 8 &* a)
+        total += v
+    }
+    for a in 0..<k { slots.storeVector(slot(a) / total, at: 8 &* a) }
+}
+
 /// wₐ = σ_{eₐ}/Σ_b σ_{e_b} for sigmoid scores σ (gathered from `sigma`). When every selected
 /// logit is below about −69 the sum of the sigmoids underflows towards 0; there
 /// σ(x) = eˣ·(1 + O(eˣ)) and the ratio equals the softmax over the selected logits to Float
