@@ -74,7 +74,7 @@ struct InterpolationPlan {
                 result += listedSeeds[first ..< first + run.count]
             case .uniform(let draws):
                 for block in 0 ..< (run.count + Self.drawBlock - 1) / Self.drawBlock {
-                    draws.forEachDraw(block: block, count: run.count) { _, seed, _, _ in result.append(seed) }
+                    result += draws.seedRows(ofBlock: block, count: run.count)
                 }
             }
         }
@@ -97,15 +97,7 @@ struct InterpolationPlan {
                 }
             case .uniform(let draws):
                 Threads.forEachBlock(count: run.count, blockSize: Self.drawBlock) { block, _ in
-                    // One draw ahead: its two rows are fetched while the previous row is written.
-                    var previous: (row: Int, seed: Int, partner: Int, gap: Double)?
-                    draws.forEachDraw(block: block, count: run.count) { r, seed, partner, gap in
-                        prefetchRow(features.row(seed), d)
-                        prefetchRow(features.row(partner), d)
-                        if let p = previous { interpolate(features.row(p.seed), features.row(p.partner), p.gap, d, into: out.value + p.row * d) }
-                        previous = (r, seed, partner, gap)
-                    }
-                    if let p = previous { interpolate(features.row(p.seed), features.row(p.partner), p.gap, d, into: out.value + p.row * d) }
+                    draws.write(block: block, count: run.count, from: features, into: out.value)
                 }
             }
             start += run.count * d
@@ -139,17 +131,60 @@ private struct UniformDraws {
     let stream: UInt64
     let stepSize: Double
 
-    /// Calls `body(row, seed, partner, gap)` for the rows of draw block `block` of a run of
-    /// `count` rows, in order.
-    @inline(__always)
-    func forEachDraw(block: Int, count: Int, _ body: (Int, Int, Int, Double) -> Void) {
-        var generator = SplitMix64(seed: Self.blockSeed(stream, block))
+    /// The rows of draw block `block` of a run of `count` rows.
+    func rows(ofBlock block: Int, count: Int) -> Range<Int> {
         let blockSize = InterpolationPlan.drawBlock
+        return block * blockSize ..< min(count, (block + 1) * blockSize)
+    }
+
+    /// The next draw of a block's stream: a pair index, then a gap.
+    @inline(__always)
+    func draw(_ generator: inout SplitMix64) -> (pair: Int, gap: Double) {
+        let q = generator.nextIndex(below: pairs.seeds.count)
+        return (q, stepSize * generator.nextUnit())
+    }
+
+    /// The seed row of every row of draw block `block`, in order.
+    func seedRows(ofBlock block: Int, count: Int) -> [Int] {
+        var generator = SplitMix64(seed: Self.blockSeed(stream, block))
+        return rows(ofBlock: block, count: count).map { _ in pairs.seeds[draw(&generator).pair] }
+    }
+
+    /// How many draws ahead each stage of `write` runs: a draw's pair entries are prefetched
+    /// when it is drawn, loaded (and its two rows prefetched) `lead` draws later, and its row
+    /// written `lead` draws after that, so the random reads of the pair tables and of the
+    /// feature rows overlap with the writing instead of stalling it.
+    static let lead = 8
+
+    /// Writes the rows of draw block `block` of a run of `count` rows (row `r` at
+    /// `target + r·D`), in three stages `lead` draws apart over a ring of 32 pending draws.
+    func write(block: Int, count: Int, from features: MatrixView<Float>, into target: UnsafeMutablePointer<Float>) {
+        var generator = SplitMix64(seed: Self.blockSeed(stream, block))
+        let rows = rows(ofBlock: block, count: count), d = features.columns, lead = Self.lead
         pairs.seeds.withUnsafeBufferPointer { seeds in
             pairs.partners.withUnsafeBufferPointer { partners in
-                for r in block * blockSize ..< min(count, (block + 1) * blockSize) {
-                    let q = generator.nextIndex(below: seeds.count)
-                    body(r, seeds[q], partners[q], stepSize * generator.nextUnit())
+                withUnsafeTemporaryAllocation(of: (pair: Int, gap: Double, seed: Int, partner: Int).self, capacity: 32) { pending in
+                    for r in rows.lowerBound ..< rows.upperBound + 2 * lead {
+                        // Oldest stage first: a ring slot is reused 32 draws later, after its write.
+                        if case let w = r - 2 * lead, w >= rows.lowerBound {
+                            let p = pending[w & 31]
+                            interpolate(features.row(p.seed), features.row(p.partner), p.gap, d, into: target + w * d)
+                        }
+                        if case let l = r - lead, l >= rows.lowerBound, l < rows.upperBound {
+                            let q = pending[l & 31].pair
+                            let (seed, partner) = (seeds[q], partners[q])
+                            pending[l & 31].seed = seed
+                            pending[l & 31].partner = partner
+                            features.row(seed).prefetch(first: d)
+                            features.row(partner).prefetch(first: d)
+                        }
+                        if r < rows.upperBound {
+                            let (q, gap) = draw(&generator)
+                            seeds.baseAddress!.prefetch(at: q)
+                            partners.baseAddress!.prefetch(at: q)
+                            pending[r & 31] = (q, gap, 0, 0)
+                        }
+                    }
                 }
             }
         }
@@ -180,17 +215,6 @@ private func interpolate(_ x: UnsafePointer<Float>, _ y: UnsafePointer<Float>, _
         target[c] = Float(a + gap * (Double(y[c]) - a))
         c += 1
     }
-}
-
-/// Hints that the `d` Floats at `x` will be read soon: one prefetch per 64-byte line they touch.
-@inline(__always)
-private func prefetchRow(_ x: UnsafePointer<Float>, _ d: Int) {
-    var c = 0
-    while c < d {
-        x.prefetch(at: c)
-        c += 16
-    }
-    x.prefetch(at: d - 1)
 }
 
 /// Moves a pointer into a parallel-for body; each block writes disjoint rows.

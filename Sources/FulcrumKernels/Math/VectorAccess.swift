@@ -3,17 +3,32 @@
 
 import CBLASShim
 
+extension UnsafePointer {
+    /// Hints that `self[j]` will be read soon (a cache prefetch; never faults, any `j` is allowed).
+    @inlinable @inline(__always)
+    public func prefetch(at j: Int) {
+        fulcrum_prefetch_read(UnsafeRawPointer(bitPattern: Int(bitPattern: self) &+ j &* MemoryLayout<Pointee>.stride))
+    }
+
+    /// Hints that `self[0 ..< count]` will be read soon: one prefetch per 64-byte line it
+    /// touches (`count ≥ 1`).
+    @inlinable @inline(__always)
+    public func prefetch(first count: Int) {
+        let perLine = max(1, 64 / MemoryLayout<Pointee>.stride)
+        var j = 0
+        while j < count {
+            prefetch(at: j)
+            j += perLine
+        }
+        prefetch(at: count - 1)
+    }
+}
+
 extension UnsafePointer where Pointee: FulcrumFloat {
     /// The vector of `Pointee.vectorWidth` elements starting at `self[j]` (any alignment).
     @inlinable @inline(__always)
     public func loadVector(at j: Int) -> Pointee.Vector {
         UnsafeRawPointer(self + j).loadUnaligned(as: Pointee.Vector.self)
-    }
-
-    /// Hints that `self[j]` will be read soon (a cache prefetch; never faults, any `j` is allowed).
-    @inlinable @inline(__always)
-    public func prefetch(at j: Int) {
-        fulcrum_prefetch_read(UnsafeRawPointer(bitPattern: Int(bitPattern: self) &+ j &* MemoryLayout<Pointee>.stride))
     }
 
     /// The `count ≤ vectorWidth` elements from `self[j]`, the other lanes set to `padding`.

@@ -60,7 +60,7 @@ public enum NearestNeighbors {
         let width = min(k + NeighborSearch.slack, base.rows)
         let (lists, _) = NeighborSearch.queryCandidates(preparedQueries, preparedBase, width: width, alpha: transform.alpha, update: .select)
         defer { lists.deallocate() }
-        NeighborSearch.finish(lists, rows: queries.rows, k: k,
+        NeighborSearch.finish(lists, rows: queries.rows, k: k, candidates: base,
                               exact: exactDistance(metric, queries, base), indices: indices, distances: distances)
     }
 
@@ -85,7 +85,7 @@ public enum NearestNeighbors {
         let width = min(k + NeighborSearch.slack, points.rows - 1)
         let (lists, _) = NeighborSearch.selfCandidates(prepared, width: width, alpha: transform.alpha, update: .select)
         defer { lists.deallocate() }
-        NeighborSearch.finish(lists, rows: points.rows, k: k,
+        NeighborSearch.finish(lists, rows: points.rows, k: k, candidates: points,
                               exact: exactDistance(metric, points, points), indices: indices, distances: distances)
     }
 

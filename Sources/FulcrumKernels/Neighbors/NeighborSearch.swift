@@ -102,10 +102,15 @@ enum NeighborSearch {
         return (lists, total)
     }
 
+    /// Rows ahead whose candidates `finish` prefetches: a list's candidates lie anywhere in the
+    /// caller's rows, so their loads would otherwise stall the exact distances.
+    static let finishLead = 4
+
     /// Recomputes the distances of each row's `width` candidates exactly in Double from the
-    /// caller's rows and writes the `k` best under (exact distance, index).
+    /// caller's rows and writes the `k` best under (exact distance, index); `candidates` are the
+    /// rows the lists' indices refer to.
     static func finish(
-        _ lists: NeighborLists, rows: Int, k: Int,
+        _ lists: NeighborLists, rows: Int, k: Int, candidates: MatrixView<Float>,
         exact: @escaping @Sendable (_ row: Int, _ neighbor: Int) -> Double,
         indices: MutableMatrixView<Int>, distances: MutableMatrixView<Float>
     ) {
@@ -113,6 +118,12 @@ enum NeighborSearch {
         Threads.forEachBlock(count: rows, blockSize: 256) { _, range in
             withUnsafeTemporaryAllocation(of: (distance: Double, index: Int).self, capacity: width) { ranked in
                 for i in range {
+                    if case let ahead = i + finishLead, ahead < range.upperBound {
+                        for e in 0..<width {
+                            let j = lists.indices[ahead * stride + e]
+                            if j != .max { candidates.row(Int(j)).prefetch(first: candidates.columns) }
+                        }
+                    }
                     // All exact distances first (independent, so their row loads overlap), then an
                     // insertion sort under (exact distance, index) in the same fixed buffer.
                     var count = 0
