@@ -173,26 +173,24 @@ func groupByClass(_ labels: [Int]) -> (classes: [Int], members: [[Int]]) {
     guard let low = labels.min(), let high = labels.max() else { return ([], []) }
     if high.subtractingReportingOverflow(low).partialValue < 1 << 16, high >= low {
         var cursor = [Int](repeating: 0, count: high - low + 1)
-        for label in labels { cursor[label - low] += 1 }
         var classes: [Int] = [], starts: [Int] = [0]
-        for (offset, count) in cursor.enumerated() where count > 0 {
-            classes.append(low + offset)
-            starts.append(starts[starts.count - 1] + count)
-        }
-        var next = 0
-        for offset in cursor.indices {
-            let count = cursor[offset]
-            cursor[offset] = next
-            next += count
-        }
-        let order = [Int](unsafeUninitializedCapacity: labels.count) { order, filled in
+        let order = labels.withUnsafeBufferPointer { labels in
             cursor.withUnsafeMutableBufferPointer { cursor in
-                for (i, label) in labels.enumerated() {
-                    order[cursor[label - low]] = i
-                    cursor[label - low] += 1
+                for label in labels { cursor[label - low] += 1 }
+                var next = 0
+                for offset in cursor.indices where cursor[offset] > 0 {
+                    classes.append(low + offset)
+                    (cursor[offset], next) = (next, next + cursor[offset])
+                    starts.append(next)
+                }
+                return [Int](unsafeUninitializedCapacity: labels.count) { order, filled in
+                    for (i, label) in labels.enumerated() {
+                        order[cursor[label - low]] = i
+                        cursor[label - low] += 1
+                    }
+                    filled = labels.count
                 }
             }
-            filled = labels.count
         }
         return (classes, (0..<classes.count).map { Array(order[starts[$0] ..< starts[$0 + 1]]) })
     }

@@ -1,3 +1,10 @@
+import Synchronization
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
 /// The tiled drivers of the kNN kernel: they walk the micro-kernel over cache-sized tiles in
 /// parallel and turn the candidate lists into the exact, tie-broken answer.
 enum NeighborSearch {
@@ -16,21 +23,23 @@ enum NeighborSearch {
     /// tiles stream past it.
     static let blockCacheBytes = 256 << 10
 
-    /// Blocks of tiles for a self search over `points`: two per worker, so that each round of the
-    /// tournament gives every worker a block pair and the rounds (one barrier each) are few; more
-    /// when a block's points would not stay in L2 (`blockCacheBytes`); at most
-    /// `maximumScheduleBlocks` and one per tile. The result does not depend on it.
+    /// Blocks of tiles for a self search over `points`: four per worker, so that the block pairs
+    /// (about eight per worker) balance the load when one worker runs slower than another (a
+    /// shared host's cores do); more when a block's points would not stay in L2
+    /// (`blockCacheBytes`); at most `maximumScheduleBlocks` and one per tile. The result does not
+    /// depend on it.
     static func scheduleBlocks(_ points: borrowing PreparedPoints, tiles: Int) -> Int {
         let bytes = points.paddedCount * points.depth * MemoryLayout<Float>.stride
         let cacheBlocks = (bytes + blockCacheBytes - 1) / blockCacheBytes
-        return max(1, min(tiles, maximumScheduleBlocks, max(2 * Threads.count, cacheBlocks)))
+        return max(1, min(tiles, maximumScheduleBlocks, max(4 * Threads.count, cacheBlocks)))
     }
 
     /// Self search: every unordered pair is computed once, in tile (min tile, max tile), and
     /// offered to both points. The tiles are grouped into `scheduleBlocks` blocks of consecutive
-    /// tiles, and the block pairs run in rounds of a round-robin tournament over the blocks (the
-    /// circle method): within a round no two block pairs share a block, so they run in parallel
-    /// on one shared set of lists without conflict. Round 0 holds the diagonal block pairs.
+    /// tiles, and each worker claims block pairs one at a time from a `BlockPairClaims`, which
+    /// hands out only pairs whose two blocks no other worker holds: the lists a pair writes
+    /// (its two blocks' points) are never written by two workers at once, and no worker waits
+    /// at a barrier for a slower one.
     ///
     /// Each pair's distance is computed by the same arithmetic whichever tile holds it (the
     /// micro-kernel's sums are symmetric in the two points), and each list keeps the best
@@ -42,18 +51,16 @@ enum NeighborSearch {
         let lists = NeighborLists(count: points.paddedCount, used: points.count, width: width)
         let (rows, panels, norms) = (UncheckedSendable(points.rows!), UncheckedSendable(points.panels!), UncheckedSendable(points.norms))
         let (depth, padded) = (points.depth, points.paddedCount)
-        let schedule = RoundRobin(blocks: blocks)
+        let claims = BlockPairClaims(blocks: blocks)
         let sinks = UncheckedSendable(UnsafeMutablePointer<Float>.allocate(capacity: max(1, blocks)))
         sinks.value.initialize(repeating: 0, count: max(1, blocks))
         defer { sinks.value.deallocate() }
         /// The tiles of block `b`: consecutive, sizes differing by at most one.
         func tileRange(_ b: Int) -> Range<Int> { b * tiles / blocks ..< (b + 1) * tiles / blocks }
-        for round in 0..<schedule.rounds {
-            let pairs = schedule.pairs(round)
-            Threads.forEachBlock(count: pairs.count, blockSize: 1) { p, _ in
-                let (block, columnBlock) = pairs[p]
-                var sink: Float = 0
-                DistanceTile.with { tile in
+        Threads.forEachBlock(count: Threads.count, blockSize: 1) { _, _ in
+            DistanceTile.with { tile in
+                while let (block, columnBlock) = claims.claim() {
+                    var sink: Float = 0
                     for rowTile in tileRange(block) {
                         for columnTile in tileRange(columnBlock) where columnTile >= rowTile {
                             let rowRange = rowTile * tileRows ..< min(padded, (rowTile + 1) * tileRows)
@@ -64,8 +71,9 @@ enum NeighborSearch {
                                                  offers: update == .select ? TileOffers(lists: lists, toColumns: !diagonal, diagonal: diagonal) : nil)
                         }
                     }
+                    sinks.value[block] += sink  // the claimed pair holds `block`
+                    claims.release(block, columnBlock)
                 }
-                sinks.value[block] += sink
             }
         }
         var total: Float = 0
@@ -151,29 +159,49 @@ enum NeighborSearch {
     }
 }
 
-/// The circle-method round-robin schedule over `blocks` blocks: round 0 pairs every block with
-/// itself; each later round is a perfect matching of the blocks (one block rests when the count
-/// is odd), and every unordered pair of distinct blocks appears in exactly one round.
-struct RoundRobin {
-    let blocks: Int
-    /// Blocks rounded up to even (the extra one is the rest slot).
-    private let slots: Int
+/// The block pairs `(b, c)`, `b ≤ c < blocks`, of a self search, handed out to workers so that
+/// no two workers hold a block at the same time (a block is held while a pair containing it is
+/// computed). `claim()` returns the first remaining pair, in a fixed order, whose blocks are
+/// both free, and waits while every remaining pair touches a held block; it returns nil once
+/// every pair has been claimed. The lock's release and acquire order each pair's list writes
+/// before the next worker's reads of the same lists.
+final class BlockPairClaims: Sendable {
+    private struct State {
+        var remaining: [(Int, Int)]
+        var held: [Bool]
+    }
+    private let state: Mutex<State>
 
     init(blocks: Int) {
-        self.blocks = blocks
-        slots = blocks + blocks % 2
+        // Diagonal pairs first, then by distance from the diagonal: early pairs touch distinct
+        // blocks, so the workers start without contention.
+        var pairs: [(Int, Int)] = []
+        for offset in 0..<blocks { for b in 0 ..< blocks - offset { pairs.append((b, b + offset)) } }
+        state = Mutex(State(remaining: pairs, held: Array(repeating: false, count: blocks)))
     }
 
-    var rounds: Int { 1 + max(0, slots - 1) }
+    /// The next pair whose blocks are both free, now held; nil when none remain.
+    func claim() -> (Int, Int)? {
+        while true {
+            let outcome: (pair: (Int, Int)?, done: Bool) = state.withLock { state in
+                guard !state.remaining.isEmpty else { return (nil, true) }
+                guard let i = state.remaining.firstIndex(where: { !state.held[$0.0] && !state.held[$0.1] }) else { return (nil, false) }
+                let pair = state.remaining.remove(at: i)
+                state.held[pair.0] = true
+                state.held[pair.1] = true
+                return (pair, false)
+            }
+            if let pair = outcome.pair { return pair }
+            if outcome.done { return nil }
+            sched_yield()
+        }
+    }
 
-    /// The (row block, column block) tiles of `round`, row block ≤ column block.
-    func pairs(_ round: Int) -> [(Int, Int)] {
-        if round == 0 { return (0..<blocks).map { ($0, $0) } }
-        let r = round - 1, m = slots - 1
-        var result: [(Int, Int)] = []
-        func add(_ a: Int, _ b: Int) { if a < blocks && b < blocks { result.append((min(a, b), max(a, b))) } }
-        add(r, m)
-        for k in 1..<(slots / 2) { add((r + k) % m, (r - k + m) % m) }
-        return result
+    /// Frees the blocks of a claimed pair.
+    func release(_ b: Int, _ c: Int) {
+        state.withLock { state in
+            state.held[b] = false
+            state.held[c] = false
+        }
     }
 }

@@ -88,26 +88,44 @@ struct PointTransform: Sendable {
         let d = base.columns
         var shift = [Double](repeating: 0, count: d)
         if metric == .squaredEuclidean, base.rows > 0 {
-            for i in 0..<base.rows { let r = base.row(i); for c in 0..<d { shift[c] += Double(r[c]) } }
+            // Column sums in row order and column magnitudes, in one pass (per-column
+            // accumulators: the loop over a row's columns has no carried dependency).
+            var magnitudes = [Double](repeating: 0, count: d)
+            shift.withUnsafeMutableBufferPointer { sums in
+                magnitudes.withUnsafeMutableBufferPointer { magnitudes in
+                    for i in 0..<base.rows {
+                        let r = base.row(i)
+                        for c in 0..<d {
+                            sums[c] += Double(r[c])
+                            magnitudes[c] = max(magnitudes[c], abs(Double(r[c])))
+                        }
+                    }
+                }
+            }
+            let largestInput = magnitudes.max() ?? 0
             // The mean, rounded to a grid of 1/64 of the largest magnitude: centring works as
             // well, and data on a coarse grid (small integers) stays exactly representable, so
             // that its distances and their ties are exact.
-            var largestInput = 0.0
-            for i in 0..<base.rows { let r = base.row(i); for c in 0..<d { largestInput = max(largestInput, abs(Double(r[c]))) } }
             let grid = largestInput > 0 ? Double(sign: .plus, exponent: largestInput.exponent - 6, significand: 1) : 1
             for c in 0..<d { shift[c] = (shift[c] / Double(base.rows) / grid).rounded() * grid }
         }
         self.shift = shift
         var largest = 0.0
-        for view in [base] + (queries.map { [$0] } ?? []) {
-            for i in 0..<view.rows {
-                let r = view.row(i)
-                if metric == .cosine {
-                    largest = max(largest, 1)
-                    break
+        if metric == .cosine {
+            largest = base.rows > 0 || (queries?.rows ?? 0) > 0 ? 1 : 0
+        } else {
+            var magnitudes = [Double](repeating: 0, count: d)
+            shift.withUnsafeBufferPointer { shift in
+                magnitudes.withUnsafeMutableBufferPointer { magnitudes in
+                    for view in [base] + (queries.map { [$0] } ?? []) {
+                        for i in 0..<view.rows {
+                            let r = view.row(i)
+                            for c in 0..<d { magnitudes[c] = max(magnitudes[c], abs(Double(r[c]) - shift[c])) }
+                        }
+                    }
                 }
-                for c in 0..<d { largest = max(largest, abs(Double(r[c]) - shift[c])) }
             }
+            largest = magnitudes.max() ?? 0
         }
         scale = largest > 0 ? Double(sign: .plus, exponent: -largest.exponent, significand: 1) : 1
     }
