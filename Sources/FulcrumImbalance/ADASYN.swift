@@ -40,7 +40,7 @@ public struct ADASYN: Sampler {
                 }
             }
         }
-        return dataset.appending(plan)
+        return try dataset.appending(plan)
     }
 
     /// The rows each sample seeds: largest-remainder apportionment of `total` by the share of

@@ -60,7 +60,7 @@ public struct BorderlineSMOTE: Sampler {
                 plan.addUniform(count: count - first, seeds: danger, neighbors: anywhere, stepSize: 0.5, label: label, generator: &generator)
             }
         }
-        return dataset.appending(plan)
+        return try dataset.appending(plan)
     }
 
     /// `m/2 ≤ (other-class neighbours) < m`.

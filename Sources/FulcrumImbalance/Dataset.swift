@@ -8,23 +8,28 @@ struct Dataset {
     let classes: [Int]
     /// Row indices of each class, ascending, in `classes` order.
     let members: [[Int]]
+    /// Whether every feature was checked finite at creation. Otherwise the rows are checked
+    /// where they are next read in full: the neighbour searches check the rows they gather, and
+    /// `appending` checks the original rows as it copies them (one pass over the features
+    /// instead of two).
+    let featuresChecked: Bool
 
     var rows: Int { features.rows }
     var columns: Int { features.columns }
 
-    /// Checks labels length, at least one feature, finiteness, at least two classes.
+    /// Checks labels length, at least one feature, finiteness (unless `checkingFinite` is false,
+    /// see `featuresChecked`), at least two classes.
     ///
     /// - Throws: `shapeMismatch` naming `labels`, or `features` without a column (as
     ///   imbalanced-learn, which requires one feature); `nonFiniteValue` naming `features`;
     ///   `invalidParameter` naming `labels` when fewer than two classes are present.
-    init(features: MatrixView<Float>, labels: [Int], minimumClasses: Int = 2) throws {
+    init(features: MatrixView<Float>, labels: [Int], minimumClasses: Int = 2, checkingFinite: Bool = true) throws {
         guard labels.count == features.rows else {
             throw FulcrumError.shapeMismatch(argument: "labels", expected: "\(features.rows)", actual: "\(labels.count)")
         }
         try checkHasColumns(features, argument: "features", unit: "feature")
-        if let (row, column) = features.firstNonFinite() {
-            throw FulcrumError.nonFiniteValue(argument: "features", row: row, column: column)
-        }
+        if checkingFinite { try Self.checkFinite(features) }
+        featuresChecked = checkingFinite
         let (classes, members) = groupByClass(labels)
         self.classes = classes
         guard classes.count >= minimumClasses else {
@@ -57,6 +62,23 @@ struct Dataset {
         }
     }
 
+    /// Throws `nonFiniteValue` naming `features` at the first NaN or ±∞ in row-major order.
+    private static func checkFinite(_ features: MatrixView<Float>) throws {
+        if let (row, column) = features.firstNonFinite() {
+            throw FulcrumError.nonFiniteValue(argument: "features", row: row, column: column)
+        }
+    }
+
+    /// For a dataset not checked at creation: throws the first non-finite feature of the whole
+    /// matrix (row-major) when the gathered rows `data` (`count` rows) hold one.
+    private func checkGathered(_ data: [Float], count: Int) throws {
+        guard !featuresChecked else { return }
+        let found = data.withUnsafeBufferPointer {
+            MatrixView(unchecked: $0.baseAddress, rows: count, columns: columns, rowStride: columns).firstNonFinite()
+        }
+        if found != nil { try Self.checkFinite(features) }
+    }
+
     /// Copies rows `subset` into a contiguous matrix.
     func gather(_ subset: [Int]) -> [Float] {
         let d = columns
@@ -86,6 +108,7 @@ struct Dataset {
     /// rows of the dataset.
     private func flatNeighbors(within subset: [Int], k: Int) throws -> [Int] {
         let data = gather(subset)
+        try checkGathered(data, count: subset.count)
         let table = try data.withUnsafeBufferPointer {
             try NearestNeighbors.searchSelf(MatrixView(unchecked: $0.baseAddress, rows: subset.count, columns: columns, rowStride: columns), k: k)
         }
@@ -96,6 +119,8 @@ struct Dataset {
     /// is excluded by index when `excludeSelf`), as rows of the dataset, with squared distances.
     func neighbors(of queries: [Int], among base: [Int], k: Int, excludeSelf: Bool) throws -> (indices: [[Int]], distances: [[Float]]) {
         let q = gather(queries), b = gather(base)
+        try checkGathered(q, count: queries.count)
+        try checkGathered(b, count: base.count)
         let d = columns
         let extra = excludeSelf ? 1 : 0
         let table = try q.withUnsafeBufferPointer { qp in
@@ -124,37 +149,57 @@ struct Dataset {
         try neighborsWithin(Array(0..<rows), k: k)
     }
 
+    /// Rows per block of the parallel copy of the original rows: about 128 KiB (at least 16
+    /// rows), so that a block's copy is still in L2 when it is checked.
+    var copyBlockRows: Int { max(16, (128 << 10) / (columns * MemoryLayout<Float>.stride)) }
+
     /// Original rows then `extra` more rows written by `fill` (given the address of the first
     /// extra row), with their labels, in one allocation; the original rows are copied in
-    /// parallel blocks (the first touch of a large fresh buffer is itself a cost worth sharing).
-    func appending(rows extra: Int, labels extraLabels: [Int], fill: (UnsafeMutablePointer<Float>) -> Void) -> Resampled {
+    /// parallel blocks (the first touch of a large fresh buffer is itself a cost worth sharing),
+    /// and each block's copy is checked finite when the dataset was not (`featuresChecked`).
+    ///
+    /// - Throws: `nonFiniteValue` naming `features` (first in row-major order), only for a
+    ///   dataset not checked at creation; `fill` is not called then.
+    func appending(rows extra: Int, labels extraLabels: [Int], fill: (UnsafeMutablePointer<Float>) -> Void) throws -> Resampled {
         let (n, d) = (rows, columns)
+        let blockRows = copyBlockRows, blocks = (n + blockRows - 1) / blockRows
+        var firstNonFinite: (row: Int, column: Int)?
         let features = [Float](unsafeUninitializedCapacity: (n + extra) * d) { buffer, count in
             let base = buffer.baseAddress!
             adviseHugePages(UnsafeMutableRawBufferPointer(buffer))
-            let out = UncheckedSendableBox(base), source = self.features
-            Threads.forEachBlock(count: n, blockSize: 4096) { _, range in
-                if source.rowStride == d, let first = range.first {
+            let out = UncheckedSendableBox(base), source = self.features, check = !featuresChecked
+            let found = UncheckedSendableBox(UnsafeMutablePointer<(row: Int, column: Int)?>.allocate(capacity: max(1, blocks)))
+            found.value.initialize(repeating: nil, count: max(1, blocks))
+            defer { found.value.deallocate() }
+            Threads.forEachBlock(count: n, blockSize: blockRows) { b, range in
+                guard let first = range.first else { return }
+                if source.rowStride == d {
                     // Unpadded rows: the block is one contiguous run.
                     (out.value + first * d).initialize(from: source.row(first), count: range.count * d)
                 } else {
                     for i in range { (out.value + i * d).initialize(from: source.row(i), count: d) }
                 }
+                if check {
+                    let copied = MatrixView(unchecked: UnsafePointer(out.value), rows: n, columns: d, rowStride: d)
+                    found.value[b] = copied.firstNonFinite(inRows: range)
+                }
             }
-            fill(base + n * d)
-            count = (n + extra) * d
+            firstNonFinite = (0..<blocks).lazy.compactMap { found.value[$0] }.first
+            if firstNonFinite == nil { fill(base + n * d) }
+            count = firstNonFinite == nil ? (n + extra) * d : n * d
         }
+        if let (row, column) = firstNonFinite { throw FulcrumError.nonFiniteValue(argument: "features", row: row, column: column) }
         return Resampled(features: features, labels: labels + extraLabels, columns: d, sampleIndices: nil)
     }
 
     /// Original rows then the planned synthetic rows.
-    func appending(_ plan: InterpolationPlan) -> Resampled {
-        appending(rows: plan.count, labels: plan.labels) { plan.write(from: features, into: $0) }
+    func appending(_ plan: InterpolationPlan) throws -> Resampled {
+        try appending(rows: plan.count, labels: plan.labels) { plan.write(from: features, into: $0) }
     }
 
     /// Original rows then `synthetic` (row-major).
-    func appending(_ synthetic: [Float], labels syntheticLabels: [Int]) -> Resampled {
-        appending(rows: syntheticLabels.count, labels: syntheticLabels) { target in
+    func appending(_ synthetic: [Float], labels syntheticLabels: [Int]) throws -> Resampled {
+        try appending(rows: syntheticLabels.count, labels: syntheticLabels) { target in
             synthetic.withUnsafeBufferPointer { if let s = $0.baseAddress { target.initialize(from: s, count: $0.count) } }
         }
     }

@@ -72,7 +72,7 @@ public struct KMeansSMOTE: Sampler {
                                 stepSize: 1, label: label, generator: &generator)
             }
         }
-        return dataset.appending(plan)
+        return try dataset.appending(plan)
     }
 
     /// Mean Euclidean distance over ordered pairs of distinct rows (0 for one row).

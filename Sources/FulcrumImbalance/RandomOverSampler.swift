@@ -50,7 +50,7 @@ public struct RandomOverSampler: Sampler {
             }
         }
         let synthetic = shrinkage == nil ? dataset.gather(drawn) : noise
-        var result = dataset.appending(synthetic, labels: newLabels)
+        var result = try dataset.appending(synthetic, labels: newLabels)
         result.sampleIndices = Array(0..<dataset.rows) + drawn
         return result
     }

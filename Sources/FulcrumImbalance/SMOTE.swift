@@ -25,13 +25,18 @@ public struct SMOTE: Sampler {
     }
 
     /// - Throws: `FulcrumError` naming `labels` (wrong length, fewer than two classes),
-    ///   `features` (NaN/±∞), `samplingStrategy` (see `SamplingStrategy.targets`) or `kNeighbors`
-    ///   (below 1, or not smaller than a resampled class: the message names the class and its size).
+    ///   `features` (NaN/±∞: the first in row-major order), `samplingStrategy` (see
+    ///   `SamplingStrategy.targets`) or `kNeighbors` (below 1, or not smaller than a resampled
+    ///   class: the message names the class and its size). The features are checked while they
+    ///   are read for the neighbours and the output (no pass of their own), so an input with
+    ///   several faults may report `samplingStrategy` or `kNeighbors` before `features`.
     public func fitResample(features: MatrixView<Float>, labels: [Int], generator: inout some RandomNumberGenerator) throws -> Resampled {
-        let dataset = try Dataset(features: features, labels: labels)
+        // The features are checked where they are read anyway: the resampled classes' rows when
+        // gathered for their neighbours, every row while it is copied to the output.
+        let dataset = try Dataset(features: features, labels: labels, checkingFinite: false)
         var plan = InterpolationPlan()
         try addSamples(to: &plan, dataset: dataset, generator: &generator)
-        return dataset.appending(plan)
+        return try dataset.appending(plan)
     }
 
     /// Plans the synthetic rows of every resampled class (shared with the combined samplers).

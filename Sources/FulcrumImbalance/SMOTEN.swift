@@ -62,6 +62,6 @@ public struct SMOTEN: Sampler {
                 newLabels.append(label)
             }
         }
-        return dataset.appending(synthetic, labels: newLabels)
+        return try dataset.appending(synthetic, labels: newLabels)
     }
 }

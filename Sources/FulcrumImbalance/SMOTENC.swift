@@ -72,7 +72,7 @@ public struct SMOTENC: Sampler {
                 mostFrequent(neighborsOf[seed]!.map { features[$0, c] }, generator: &generator)
             })
         }
-        return dataset.appending(rows: plan.count, labels: plan.labels) { target in
+        return try dataset.appending(rows: plan.count, labels: plan.labels) { target in
             plan.write(from: features, into: target)
             for (r, vote) in votes.enumerated() {
                 for (f, c) in categorical.enumerated() { target[r * d + c] = vote[f] }

@@ -60,12 +60,35 @@ struct SMOTETests {
             poisoned.features[5 * 2 + 1] = bad
             #expect(throws: FulcrumError.nonFiniteValue(argument: "features", row: 5, column: 1)) { try poisoned.resample(SMOTE(kNeighbors: 2)) }
         }
+        // SMOTE checks the minority rows when its neighbour search reads them and the rest while
+        // copying them to the output: either way the first non-finite value in row-major order
+        // is named.
+        var minorityPoisoned = data
+        minorityPoisoned.features[31 * 2] = -.infinity
+        #expect(throws: FulcrumError.nonFiniteValue(argument: "features", row: 31, column: 0)) { try minorityPoisoned.resample(SMOTE(kNeighbors: 2)) }
+        minorityPoisoned.features[12 * 2 + 1] = .nan
+        #expect(throws: FulcrumError.nonFiniteValue(argument: "features", row: 12, column: 1)) { try minorityPoisoned.resample(SMOTE(kNeighbors: 2)) }
+        var lastPoisoned = data
+        lastPoisoned.features[29 * 2 + 1] = .nan
+        #expect(throws: FulcrumError.nonFiniteValue(argument: "features", row: 29, column: 1)) { try lastPoisoned.resample(SMOTE(kNeighbors: 2)) }
         #expect(throws: FulcrumError.self) { try data.resample(SMOTE(samplingStrategy: .counts([1: 2]), kNeighbors: 2)) }
         #expect(throws: FulcrumError.emptyReduction(argument: "samplingStrategy", reason: "class 9 has no sample in labels")) {
             try data.resample(SMOTE(samplingStrategy: .counts([9: 40]), kNeighbors: 2))
         }
         #expect(throws: FulcrumError.self) { try data.resample(SMOTE(samplingStrategy: .ratio(1.5), kNeighbors: 2)) }
         #expect(throws: FulcrumError.self) { try data.resample(SMOTE(samplingStrategy: .majority, kNeighbors: 2)) }
+    }
+
+    @Test("non-finite values in later blocks of the output copy: the first in row-major order is named")
+    func nonFiniteInLaterCopyBlocks() throws {
+        // 64 features: the originals are copied and checked in blocks of 512 rows.
+        var data = LabelledData.blobs(sizes: [1800, 200], columns: 64)
+        data.features[1700 * 64 + 3] = .nan
+        #expect(throws: FulcrumError.nonFiniteValue(argument: "features", row: 1700, column: 3)) { try data.resample(SMOTE(kNeighbors: 3)) }
+        data.features[1100 * 64 + 63] = .infinity
+        #expect(throws: FulcrumError.nonFiniteValue(argument: "features", row: 1100, column: 63)) { try data.resample(SMOTE(kNeighbors: 3)) }
+        data.features[1900 * 64] = .nan  // a minority row, read first by the neighbour search
+        #expect(throws: FulcrumError.nonFiniteValue(argument: "features", row: 1100, column: 63)) { try data.resample(SMOTE(kNeighbors: 3)) }
     }
 
     @Test("exact duplicates: a duplicated seed interpolates towards its twin")
