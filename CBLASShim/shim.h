@@ -43,6 +43,18 @@ fulcrum_double4 fulcrum_maximum_double4(fulcrum_double4 a, fulcrum_double4 b) {
     return __builtin_bit_cast(fulcrum_double4, (m & __builtin_bit_cast(fulcrum_long4, a)) | (~m & __builtin_bit_cast(fulcrum_long4, b)));
 }
 
+// Lane-wise signed maximum and minimum of 32-bit integers (one pmaxsd/pminsd each): the sorted
+// levels of the gating kernel's packed (logit, expert) keys.
+static inline __attribute__((always_inline))
+fulcrum_int8 fulcrum_maximum_int8(fulcrum_int8 a, fulcrum_int8 b) {
+    return __builtin_elementwise_max(a, b);
+}
+
+static inline __attribute__((always_inline))
+fulcrum_int8 fulcrum_minimum_int8(fulcrum_int8 a, fulcrum_int8 b) {
+    return __builtin_elementwise_min(a, b);
+}
+
 // Lane-wise `a < b ? x : y`, one compare and a blend on either target.
 static inline __attribute__((always_inline))
 fulcrum_float8 fulcrum_select_less_float8(fulcrum_float8 a, fulcrum_float8 b, fulcrum_float8 x, fulcrum_float8 y) {
@@ -113,6 +125,14 @@ static inline __attribute__((always_inline))
 unsigned fulcrum_lanes_less_equal_float8(fulcrum_float8 a, fulcrum_float8 b) {
     typedef _Bool fulcrum_bool8 __attribute__((ext_vector_type(8)));
     fulcrum_bool8 m = __builtin_convertvector(a <= b, fulcrum_bool8);
+    return (unsigned)__builtin_bit_cast(unsigned char, m);
+}
+
+// The lanes where a < 0 (sign bit set), as the low 8 bits of an integer (lane 0 in bit 0).
+static inline __attribute__((always_inline))
+unsigned fulcrum_lanes_negative_int8(fulcrum_int8 a) {
+    typedef _Bool fulcrum_bool8 __attribute__((ext_vector_type(8)));
+    fulcrum_bool8 m = __builtin_convertvector(a < 0, fulcrum_bool8);
     return (unsigned)__builtin_bit_cast(unsigned char, m);
 }
 

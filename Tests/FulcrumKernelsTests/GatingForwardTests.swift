@@ -1,4 +1,5 @@
 import Testing
+import Foundation
 @testable import FulcrumKernels
 
 /// A named router setup for the parameterised reference test.
@@ -25,7 +26,9 @@ let gatingCases: [GatingCase] = [
                configuration: GatingConfiguration(expertCount: 32, topK: 6, scoreFunction: .sigmoid, groupCount: 4, groupTopK: 3), withBias: true),
     GatingCase(name: "null experts", configuration: GatingConfiguration(expertCount: 13, topK: 4, nullExpertCount: 3)),
     GatingCase(name: "odd expert count", configuration: GatingConfiguration(expertCount: 13, topK: 5, preSoftmax: true)),
-    GatingCase(name: "k = 8 of 40 (eight sorted levels per token)", configuration: GatingConfiguration(expertCount: 40, topK: 8)),
+    GatingCase(name: "k = 8 of 40 (packed keys, ties left to the exact selection)", configuration: GatingConfiguration(expertCount: 40, topK: 8)),
+    GatingCase(name: "k = 8 of 256 (packed keys, the most experts they name)", configuration: GatingConfiguration(expertCount: 256, topK: 8)),
+    GatingCase(name: "k = 8 of 257 (sorted levels with experts)", configuration: GatingConfiguration(expertCount: 257, topK: 8)),
     GatingCase(name: "top-k then softmax, odd expert count, scaled",
                configuration: GatingConfiguration(expertCount: 13, topK: 3, scalingFactor: 2.5)),
     GatingCase(name: "k equals E' = 7, top-k then softmax", configuration: GatingConfiguration(expertCount: 7, topK: 7)),
@@ -111,6 +114,48 @@ struct GatingForwardTests {
                 #expect((0..<3).map { result.weights[t, $0] } == [1 / Float(3), 1 / Float(3), 1 / Float(3)])
             }
             #expect((0..<6).map { result.expertCounts[0, $0] } == [3, 3, 3, 0, 0, 0])
+        }
+    }
+
+    /// The packed keys of the 8-token router drop the low 8 bits of each logit: logits that differ
+    /// only there, equal logits and ±0, inside the top k and at its boundary, must still give the
+    /// exact stable order.
+    @Test func packedKeysOrderExactlyAtTheLastBits() throws {
+        var random = TestRandom(seed: 41)
+        let (n, e, k) = (80, 256, 8)
+        var logits = random.logits(n, e)
+        func raised(_ x: Float, units: UInt32) -> Float { Float(bitPattern: x.bitPattern + units) }
+        for t in 0..<n {
+            // Nine distinct experts in random order: the first seven well inside the top k.
+            var chosen: [Int] = []
+            while chosen.count < 9 {
+                let j = random.below(e)
+                if !chosen.contains(j) { chosen.append(j) }
+            }
+            for (i, j) in chosen.prefix(7).enumerated() { logits[t, j] = 10 + Float(i) }
+            let (a, b) = (chosen[7], chosen[8])
+            switch t % 6 {
+            case 0: (logits[t, a], logits[t, b]) = (5, raised(5, units: 1))           // one unit apart
+            case 1: (logits[t, a], logits[t, b]) = (5, raised(5, units: 200))         // same upper bits
+            case 2: (logits[t, a], logits[t, b]) = (5, raised(5, units: 256))         // one upper unit apart
+            case 3: (logits[t, a], logits[t, b]) = (5, 5)                             // equal
+            case 4: (logits[t, chosen[0]], logits[t, a]) = (raised(12, units: 3), 12) // inside the top k
+            default:
+                // Every logit negative but two zeros of either sign at the top.
+                for j in 0..<e { logits[t, j] = -1 - abs(logits[t, j]) }
+                (logits[t, a], logits[t, b]) = (-0.0, 0.0)
+            }
+        }
+        let result = try route(logits, GatingConfiguration(expertCount: e, topK: k))
+        for t in 0..<n {
+            let want = GatingTopKTests.expected((0..<e).map { logits[t, $0] }, k)
+            #expect((0..<k).map { result.indices[t, $0] } == want, "row \(t)")
+            // Weights: the softmax over the selected logits, in Double.
+            let selected = want.map { Double(logits[t, Int($0)]) }
+            let terms = selected.map { exp($0 - selected[0]) }
+            for a in 0..<k {
+                #expect(close(Double(result.weights[t, a]), terms[a] / terms.reduce(0, +)), "row \(t) weight \(a)")
+            }
         }
     }
 

@@ -7,8 +7,10 @@ import CBLASShim
 /// The 8 rows of a tile are transposed (`TokenTile`) so that one vector holds one expert's logits
 /// of the 8 tokens. Every step is then a vertical vector operation over the experts, with no
 /// per-token reduction, shuffle or branch:
-/// - the top k of each token sink through k sorted levels of (logit, expert) (`TokenLevels`);
-///   level 0 is the row maximum m;
+/// - the top k of each token sink through sorted levels: for k ≥ 3 and up to 256 experts, k + 1
+///   levels of packed (logit, expert) integer keys (`PackedTokenLevels`; the few tokens with
+///   logits too close for the packed keys are selected exactly from their rows), else k levels
+///   of (logit, expert) pairs (`TokenLevels`); the best selected logit is the row maximum m;
 /// - e^{x−m} and their sum s; the softmax pⱼ = e^{xⱼ−m}/s is added per lane to Float
 ///   load-balancing sums;
 /// - the weights e^{x_a−m}/Σ_b e^{x_b−m} and lse = m + log s of the 8 tokens at once.
@@ -24,6 +26,8 @@ struct GatingTileRouter {
     static let lanes = TokenTile.lanes
     /// Tiles whose scores are summed in Float before they are added to the Double sums.
     static let tilesPerFlush = 32
+    /// The smallest k selected through packed keys (up to 256 experts); below it `TokenLevels`.
+    static let packedMinimumK = 3
 
     /// Whether this router handles `configuration` (with `hasBias` telling whether an expert bias
     /// is given); the others take `GatingRowRouter`.
@@ -43,6 +47,9 @@ struct GatingTileRouter {
     /// The selected logits and experts, level a at [8a ..< 8a + 8].
     let selectedKeys: UnsafeMutablePointer<Float>
     let selectedExperts: UnsafeMutablePointer<Int32>
+    /// For packed keys (`PackedTokenLevels`, k ≥ `packedMinimumK`): the exact selection of the
+    /// tokens they leave undecided.
+    var exact: (topK: ThresholdTopK, selector: TopKSelector)?
     var pendingTarget: UnsafeMutablePointer<Double>?
     var pendingTiles = 0
 
@@ -57,11 +64,15 @@ struct GatingTileRouter {
         pending.initialize(repeating: 0, count: padded * Self.lanes)
         selectedKeys = .allocate(capacity: Self.lanes * Self.lanes)
         selectedExperts = .allocate(capacity: Self.lanes * Self.lanes)
+        if topK >= Self.packedMinimumK && experts <= PackedTokenLevels.maximumExperts {
+            exact = (ThresholdTopK(count: experts), TopKSelector(capacity: topK))
+        }
     }
 
     func deallocate() {
         tile.deallocate(); pending.deallocate()
         selectedKeys.deallocate(); selectedExperts.deallocate()
+        exact?.topK.deallocate(); exact?.selector.deallocate()
     }
 
     /// Routes the tokens `rows` (1…8 consecutive rows of one sequence): writes their indices,
@@ -73,8 +84,11 @@ struct GatingTileRouter {
         counts: UnsafeMutablePointer<Int64>, sums: UnsafeMutablePointer<Double>
     ) -> Int? {
         tile.load(logits, rows: rows)
-        let (m, check) = select()
+        let (check, undecided) = select()
         if let bad = TokenTile.firstNonFinite(check, rows: rows) { return bad }
+        if exact != nil { completeSelection(logits, rows: rows, undecided: undecided) }
+        // The best selected logits: the row maxima.
+        let m = UnsafePointer(selectedKeys).loadVector(at: 0)
         let s = exponentials(shift: m)
         if pendingTarget != sums || pendingTiles == Self.tilesPerFlush { flush() }
         pendingTarget = sums
@@ -113,23 +127,75 @@ struct GatingTileRouter {
         pendingTiles = 0
     }
 
-    /// Inserts every expert into the sorted levels and stores the k selected (logit, expert)
-    /// pairs; returns the row maxima m and a vector that is 0 in the lanes whose logits are all
-    /// finite (x·0 + … is NaN otherwise).
+    /// Inserts every expert into the sorted levels and stores the k selected experts (and, from
+    /// `TokenLevels`, their logits); returns a vector that is 0 in the lanes whose logits are all
+    /// finite (x·0 + … is NaN otherwise) and the lanes whose selection the packed keys left
+    /// undecided.
     @inline(__always)
-    private func select() -> (SIMD8<Float>, SIMD8<Float>) {
-        TokenLevels.withEmpty(depth: topK) { levels in
+    private func select() -> (check: SIMD8<Float>, undecided: UInt32) {
+        guard exact != nil else {
+            return TokenLevels.withEmpty(depth: topK) { levels in
+                var check = SIMD8<Float>()
+                var expert = TokenLevels.Indices()
+                for e in 0..<experts {
+                    let x = tile.column(e)
+                    check = Float.multiplyAdd(x, SIMD8(), check)
+                    levels.insert(x, expert: expert)
+                    expert &+= 1
+                }
+                levels.store(keys: selectedKeys, experts: selectedExperts)
+                return (check, 0)
+            }
+        }
+        // Literal depths keep the levels in registers (the compiler leaves a closure passed to
+        // `withConstantDepth` out of line here).
+        @inline(__always) func packed(depth: Int) -> (check: SIMD8<Float>, undecided: UInt32) {
+            var levels = PackedTokenLevels(depth: depth)
             var check = SIMD8<Float>()
-            let zero = SIMD8<Float>()
-            var expert = TokenLevels.Indices()
+            var code = PackedTokenLevels.code(ofExpert: 0)
             for e in 0..<experts {
                 let x = tile.column(e)
-                check = Float.multiplyAdd(x, zero, check)
-                levels.insert(x, expert: expert)
-                expert &+= 1
+                check = Float.multiplyAdd(x, SIMD8(), check)
+                levels.insert(PackedTokenLevels.packed(x, code: code))
+                code &-= 1
             }
-            levels.store(keys: selectedKeys, experts: selectedExperts)
-            return (levels.maximum, check)
+            levels.storeExperts(selectedExperts)
+            return (check, ~levels.decidedLanes & 0xFF)
+        }
+        switch topK {
+        case 3: return packed(depth: 4)
+        case 4: return packed(depth: 5)
+        case 5: return packed(depth: 6)
+        case 6: return packed(depth: 7)
+        case 7: return packed(depth: 8)
+        default: return packed(depth: 9)
+        }
+    }
+
+    /// Stores the logits of the experts `select` stored, and selects the `undecided` lanes'
+    /// tokens exactly.
+    @inline(__always)
+    private mutating func completeSelection(_ logits: MatrixView<Float>, rows: Range<Int>, undecided: UInt32) {
+        for slot in 0 ..< 8 &* topK {
+            selectedKeys[slot] = tile.columns[8 &* Int(selectedExperts[slot]) &+ (slot & 7)]
+        }
+        if undecided != 0 { selectExactly(logits, rows: rows, lanes: undecided) }
+    }
+
+    /// Selects the tokens of `lanes` with `ThresholdTopK` over their rows (out of line: rare on
+    /// continuous logits).
+    @inline(never)
+    private mutating func selectExactly(_ logits: MatrixView<Float>, rows: Range<Int>, lanes: UInt32) {
+        var lanes = lanes
+        while lanes != 0 {
+            let lane = lanes.trailingZeroBitCount
+            let row = logits.row(rows.lowerBound &+ min(lane, rows.count &- 1))
+            exact!.topK.select(row, count: experts, into: &exact!.selector)
+            for a in 0..<topK {
+                selectedKeys[8 &* a &+ lane] = exact!.selector.key[a]
+                selectedExperts[8 &* a &+ lane] = exact!.selector.index[a]
+            }
+            lanes &= lanes &- 1
         }
     }
 

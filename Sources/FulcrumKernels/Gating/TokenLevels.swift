@@ -59,10 +59,6 @@ struct TokenLevels {
         key.0 = Float.maximum(key.0, v)
     }
 
-    /// Each token's largest logit (level 0).
-    @inline(__always)
-    var maximum: Keys { key.0 }
-
     /// Stores level a's keys at `keys[8a ..< 8a + 8]` and its experts at `experts[8a ..< 8a + 8]`,
     /// for a < depth.
     @inline(__always)
