@@ -160,7 +160,7 @@ struct GatingTileRouter {
                 code &-= 1
             }
             levels.storeExperts(selectedExperts)
-            return (check, ~levels.decidedLanes & 0xFF)
+            return (check, levels.undecidedLanes)
         }
         switch topK {
         case 3: return packed(depth: 4)

@@ -10,8 +10,9 @@ import CBLASShim
 /// upper bits the lower expert wins. Logits less than 2⁸ units in the last place apart may thus
 /// be misordered, so the levels keep k + 1 keys per token. Where the upper 24 bits of the k + 1
 /// levels all differ, each selected logit is above the next level's, and the packed order is
-/// the exact order of the top k and of the largest logit left out (`decidedLanes`); the other
-/// tokens (exact or near ties among or just below their top k) the caller selects exactly.
+/// the exact order of the top k and of the largest logit left out; the other tokens
+/// (`undecidedLanes`: exact or near ties among or just below their top k) the caller selects
+/// exactly.
 struct PackedTokenLevels {
     typealias Keys = SIMD8<Int32>
 
@@ -67,10 +68,11 @@ struct PackedTokenLevels {
         level = high
     }
 
-    /// The lanes (bit r for token r) whose upper 24 bits differ between every two consecutive
-    /// levels: there the experts of levels 0..<k are the exact top k, best first.
+    /// The lanes (bit r for token r) where two consecutive levels have the same upper 24 bits:
+    /// there the packed order may differ from the exact one. In the other lanes the experts of
+    /// levels 0..<k are the exact top k, best first.
     @inline(__always)
-    var decidedLanes: UInt32 {
+    var undecidedLanes: UInt32 {
         var tied = Self.equalUpperBits(l.0, l.1)
         if depth > 2 { tied |= Self.equalUpperBits(l.1, l.2) }
         if depth > 3 { tied |= Self.equalUpperBits(l.2, l.3) }
@@ -79,7 +81,7 @@ struct PackedTokenLevels {
         if depth > 6 { tied |= Self.equalUpperBits(l.5, l.6) }
         if depth > 7 { tied |= Self.equalUpperBits(l.6, l.7) }
         if depth > 8 { tied |= Self.equalUpperBits(l.7, l.8) }
-        return ~fulcrum_lanes_negative_int8(tied) & 0xFF
+        return fulcrum_lanes_negative_int8(tied)
     }
 
     /// The sign bit set in the lanes where a and b have the same upper 24 bits (x = 0 ⇔ x | −x
