@@ -71,6 +71,47 @@ struct GatingBackwardTests {
         }
     }
 
+    /// The balance gradient of a nearly balanced load: c = 1000 + δ with |δ| ≤ 10⁻³, so cⱼ − Σcs
+    /// cancels six digits. Against the analytic Double gradient sⱼ(cⱼ − Σcs) (times 1 − σⱼ for
+    /// sigmoid), each entry must hold to 10⁻³ of itself: summing c·s directly would leave an error
+    /// near 1000·(Σs − 1) ≈ 10⁻⁴·sⱼ, a tenth of the gradient. Equal coefficients (a perfectly
+    /// balanced load) give exactly 0.
+    @Test(arguments: [
+        GatingConfiguration(expertCount: 64, topK: 2), GatingConfiguration(expertCount: 64, topK: 2, scoreFunction: .sigmoid),
+    ])
+    func nearlyBalancedCoefficients(_ c: GatingConfiguration) throws {
+        var random = TestRandom(seed: 37)
+        let (n, e) = (21, c.totalExpertCount)
+        let logits = random.logits(n, e)
+        let forward = try route(logits, c)
+        func gradient(_ coefficients: Matrix<Double>) throws -> Matrix<Float> {
+            var out = try Matrix<Float>(rows: n, columns: e, repeating: .nan)
+            try logits.withView { x in try forward.indices.withView { idx in try coefficients.withView { cv in
+                try forward.logSumExp.withUnsafeBufferPointer { lse in
+                    try out.withMutableView { o in
+                        try Gating.backward(logits: x, configuration: c, indices: idx, logSumExp: lse, weightGradients: nil,
+                                            balanceCoefficients: cv, zLossCoefficient: 0, into: o)
+                    }
+                }
+            } } }
+            return out
+        }
+        let nearly = try Matrix<Double>(rows: 1, columns: e, elements: (0..<e).map { _ in 1000 + random.uniform(-1e-3, 1e-3) })
+        let computed = try gradient(nearly)
+        for t in 0..<n {
+            let x = (0..<e).map { Double(logits[t, $0]) }
+            let s = GatingReference.row(x, c, bias: nil).scores
+            let mean = (0..<e).reduce(0.0) { $0 + nearly[0, $1] * s[$1] }
+            for j in 0..<e {
+                let slope = c.scoreFunction == .sigmoid ? 1 - GatingReference.sigmoid(x[j]) : 1
+                let expected = s[j] * slope * (nearly[0, j] - mean)
+                #expect(close(Double(computed[t, j]), expected, abs: 1e-12, rel: 1e-3), "row \(t) column \(j): \(computed[t, j]) vs \(expected)")
+            }
+        }
+        let balanced = try gradient(try Matrix<Double>(rows: 1, columns: e, repeating: 1000))
+        #expect(balanced.storage.allSatisfy { $0 == 0 })
+    }
+
     @Test func onlyTheZLoss() throws {
         // With g = 0 and no balance term, ∂(γ·lse²)/∂xⱼ = 2γ·lse·pⱼ; for x = [0, 0] lse = log 2, p = ½.
         let logits = try Matrix<Float>(rows: 1, columns: 2, elements: [0, 0])

@@ -134,5 +134,9 @@ struct GatingErrorTests {
             try run(Self.logits, forward.indices, coefficients: nanCoefficients)
         }
         #expect(performing: { try run(Self.logits, forward.indices, gamma: .nan) }, throws: Self.invalid("zLossCoefficient"))
+        // Finite, but centring the row on its midpoint leaves values beyond the Float range.
+        var wideCoefficients = try Matrix<Double>(rows: 1, columns: 8, repeating: 0)
+        (wideCoefficients[0, 2], wideCoefficients[0, 5]) = (-1e300, 1e300)
+        #expect(performing: { try run(Self.logits, forward.indices, coefficients: wideCoefficients) }, throws: Self.invalid("balanceCoefficients"))
     }
 }

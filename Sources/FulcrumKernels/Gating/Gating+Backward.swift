@@ -25,15 +25,18 @@ extension Gating {
     ///   - logits: the N×E′ logits of the forward pass.
     ///   - indices: its N×k routing map; `logSumExp`: its N row log-sum-exps.
     ///   - weightGradients: N×k ∂L/∂w, or nil for none. NaN or ±∞ there propagate to that row.
-    ///   - balanceCoefficients: S×E′ finite coefficients c, or nil for none. Double, because the
-///     balance gradient pⱼ(cⱼ − Σcp) subtracts nearly equal numbers: it is formed in Double and
-///     rounded to Float once.
+    ///   - balanceCoefficients: S×E′ finite coefficients c, or nil for none. The balance gradient
+    ///     pⱼ(cⱼ − Σcp) subtracts nearly equal numbers when the load is balanced; since Σp = 1, it
+    ///     equals pⱼ(δⱼ − Σδp) for each row shifted by the midpoint of its range (δ = c − m, formed
+    ///     in Double and rounded once), and its Float error is relative to the row's spread
+    ///     max c − min c, not to its magnitude.
     ///   - sequenceOffsets: the sequences the rows of `balanceCoefficients` refer to (nil: one).
     ///   - zLossCoefficient: γ, finite.
     ///   - logitGradients: N×E′ output; may not alias `logits`.
     /// - Throws: `invalidParameter`, `shapeMismatch`, `indexOutOfRange(argument: "indices", …)` for
     ///   an expert outside E′ (at the first such row), `nonFiniteValue` for non-finite logits or
-    ///   coefficients. After an `indexOutOfRange` or a non-finite logit, `logitGradients` is
+    ///   coefficients, `invalidParameter` for a coefficient row whose half-range exceeds the Float
+    ///   range. After an `indexOutOfRange` or a non-finite logit, `logitGradients` is
     ///   unspecified (the rows are checked in the same parallel pass that writes it).
     ///
     /// Complexity: O(N·E′), E′ exponentials per token (2E′ for sigmoid), one read of the logits
@@ -57,7 +60,7 @@ extension Gating {
         guard zLossCoefficient.isFinite else {
             throw FulcrumError.invalidParameter(argument: "zLossCoefficient", value: "\(zLossCoefficient)", requirement: "finite")
         }
-        let coefficients = try GatingBackwardRow.paddedCoefficients(balanceCoefficients, sequences: offsets.count - 1, experts: experts)
+        let coefficients = try GatingBackwardRow.centeredCoefficients(balanceCoefficients, sequences: offsets.count - 1, experts: experts)
         defer { coefficients?.deallocate() }
 
         let blocks = (n + blockRows - 1) / blockRows
@@ -70,7 +73,7 @@ extension Gating {
         let coefficientStride = GatingBackwardRow.coefficientStride(experts: experts)
         Threads.forEachBlock(count: n, blockSize: blockRows) { block, range in
             var sequence = offsets.lastIndex { $0 <= range.lowerBound }!
-            @inline(__always) func coefficientRow() -> UnsafePointer<Double>? {
+            @inline(__always) func coefficientRow() -> UnsafePointer<Float>? {
                 coefficients.map { UnsafePointer($0 + sequence * coefficientStride) }
             }
             if tiled {

@@ -32,49 +32,75 @@ struct GatingBackwardRow {
         chosen.deallocate(); normalized.deallocate(); upstream.deallocate()
     }
 
-    /// Doubles per row of `paddedCoefficients`: E′ rounded up to whole vectors.
+    /// Floats per row of `centeredCoefficients`: E′ rounded up to whole vectors.
     static func coefficientStride(experts: Int) -> Int { (experts + 7) & ~7 }
 
-    /// The S×E′ coefficients copied into zero-padded rows of whole vectors, after checking them.
-    static func paddedCoefficients(_ c: MatrixView<Double>?, sequences: Int, experts: Int) throws -> UnsafeMutablePointer<Double>? {
+    /// The S×E′ balance coefficients after checking them: each row shifted by the midpoint m of
+    /// its range, δⱼ = cⱼ − m formed in Double and rounded to Float once, in zero-padded rows of
+    /// whole vectors.
+    ///
+    /// The balance gradient's factor cⱼ − Σᵢcᵢqᵢ subtracts nearly equal numbers when the load is
+    /// balanced (every cⱼ close to one value). The scores q of every router sum to 1, so a row's
+    /// shift cancels exactly: cⱼ − Σcq = δⱼ − Σδq, and Float arithmetic on δ errs relative to the
+    /// row's spread, not its magnitude (summing c·q instead, even in Double, would keep the
+    /// error m·(Σq − 1) of the rounded scores).
+    /// - Throws: `nonFiniteValue` at the first non-finite coefficient; `invalidParameter` for a
+    ///   row whose half-range exceeds the Float range.
+    static func centeredCoefficients(_ c: MatrixView<Double>?, sequences: Int, experts: Int) throws -> UnsafeMutablePointer<Float>? {
         guard let c else { return nil }
         try checkShape(c, rows: sequences, columns: experts, argument: "balanceCoefficients")
         let stride = coefficientStride(experts: experts)
-        let copy = UnsafeMutablePointer<Double>.allocate(capacity: max(1, sequences * stride))
-        copy.initialize(repeating: 0, count: max(1, sequences * stride))
-        for s in 0..<sequences {
-            for e in 0..<experts {
-                guard c[s, e].isFinite else {
-                    copy.deallocate()
-                    throw FulcrumError.nonFiniteValue(argument: "balanceCoefficients", row: s, column: e)
+        let centered = UnsafeMutablePointer<Float>.allocate(capacity: max(1, sequences * stride))
+        centered.initialize(repeating: 0, count: max(1, sequences * stride))
+        do {
+            for s in 0..<sequences {
+                var (low, high) = (Double.infinity, -Double.infinity)
+                for e in 0..<experts {
+                    guard c[s, e].isFinite else { throw FulcrumError.nonFiniteValue(argument: "balanceCoefficients", row: s, column: e) }
+                    (low, high) = (min(low, c[s, e]), max(high, c[s, e]))
                 }
-                copy[s * stride + e] = c[s, e]
+                // Halves first: the midpoint and the half-range of finite values never overflow.
+                let (middle, halfRange) = (low / 2 + high / 2, high / 2 - low / 2)
+                guard halfRange <= Double(Float.greatestFiniteMagnitude) else {
+                    throw FulcrumError.invalidParameter(
+                        argument: "balanceCoefficients", value: "row \(s) spanning [\(low), \(high)]",
+                        requirement: "each row's half-range (max − min)/2 within the Float range")
+                }
+                for e in 0..<experts { centered[s * stride + e] = Float(c[s, e] - middle) }
             }
+        } catch {
+            centered.deallocate()
+            throw error
         }
-        return copy
+        return centered
     }
 
     /// Writes ∂L/∂x for row `x` into `out`; returns false (and writes nothing) for non-finite x.
     @inline(__always)
     func differentiate(
         _ x: UnsafePointer<Float>, lse: Float, indices: UnsafePointer<Int32>, weightGradients: UnsafePointer<Float>?,
-        coefficients: UnsafePointer<Double>?, into out: UnsafeMutablePointer<Float>
+        coefficients: UnsafePointer<Float>?, into out: UnsafeMutablePointer<Float>
     ) -> Bool {
-        // Pass 1: pⱼ, σⱼ, and the sums the balance term needs (dot products in Double: the
-        // balance gradient is a difference cⱼ − Σcq of nearly equal numbers).
+        // Pass 1: pⱼ, σⱼ, and the sums the balance term needs (over the centred coefficients δ,
+        // see `centeredCoefficients`).
         let shift = SIMD8<Float>(repeating: lse)
-        var check = SIMD8<Float>(), sumSigma = SIMD8<Float>()
-        var dotP = SIMD4<Double>(), dotSigma = SIMD4<Double>()
+        var check = SIMD8<Float>(), sumSigma = SIMD8<Float>(), dotP = SIMD8<Float>(), dotSigma = SIMD8<Float>()
         /// Logits `v` at j (−∞ past the row), `finite` the same with 0 past the row.
         @inline(__always) func scores(_ v: SIMD8<Float>, _ finite: SIMD8<Float>, at j: Int) {
             check = Float.multiplyAdd(finite, SIMD8(), check)
             // x − lse ≤ 0 for the forward pass's lse; the clamp keeps another lse from overflowing
             // the shifted exponential (pⱼ is then at most 1 instead of garbage).
             let shifted = v - shift
-            probabilities.storeVector(Float.exponentialOfShift(Float.select(where: SIMD8(), isLessThan: shifted, SIMD8(), else: shifted)), at: j)
+            let p = Float.exponentialOfShift(Float.select(where: SIMD8(), isLessThan: shifted, SIMD8(), else: shifted))
+            probabilities.storeVector(p, at: j)
             let s = 1 / (1 + Float.exp(-v))
             sigmoids.storeVector(s, at: j)
             sumSigma += s
+            if let coefficients {
+                let delta = coefficients.loadVector(at: j)
+                dotP = Float.multiplyAdd(p, delta, dotP)
+                dotSigma = Float.multiplyAdd(s, delta, dotSigma)
+            }
         }
         var j = 0
         while j &+ 8 <= experts {
@@ -86,27 +112,17 @@ struct GatingBackwardRow {
             scores(x.loadVector(at: j, count: experts &- j, padding: -.infinity), x.loadVector(at: j, count: experts &- j, padding: 0), at: j)
         }
         guard check.sum() == 0 else { return false }
-        // The Double dot products read the stored values back in a loop of their own: fused into
-        // the loop above, the split into Double halves would also split the exponentials.
-        if let coefficients {
-            j = 0
-            while j < paddedExperts {
-                dotP += dotDoubles(UnsafePointer(probabilities).loadVector(at: j), coefficients, j)
-                dotSigma += dotDoubles(UnsafePointer(sigmoids).loadVector(at: j), coefficients, j)
-                j &+= 8
-            }
-        }
 
-        // Pass 2: the dense part qⱼ(1 − σⱼ)(cⱼ − Σcq) + 2γ·lse·pⱼ.
+        // Pass 2: the dense part qⱼ(1 − σⱼ)(δⱼ − Σδq) + 2γ·lse·pⱼ.
         let twoGammaL = 2 * zLoss * lse
         let sigmaSum = sumSigma.sum()
         let fallback = sigmaSum < sigmoidSumFloor
-        let offset = -(fallback ? dotP.sum() : dotSigma.sum() / Double(sigmaSum))
+        let offset = -(fallback ? dotP.sum() : dotSigma.sum() / sigmaSum)
         @inline(__always) func dense(at j: Int) -> SIMD8<Float> {
             let p = UnsafePointer(probabilities).loadVector(at: j)
             let s = UnsafePointer(sigmoids).loadVector(at: j)
             let q = fallback ? p : s * (1 / sigmaSum)
-            let centered = coefficients.map { shiftedFloats($0, j, offset) } ?? SIMD8()
+            let centered = coefficients.map { $0.loadVector(at: j) + offset } ?? SIMD8()
             return Float.multiplyAdd(q * (1 - s), centered, p * twoGammaL)
         }
         j = 0
@@ -145,22 +161,4 @@ struct GatingBackwardRow {
             upstream[a] = raw < 0 ? 0 : weightGradients?[a] ?? 0
         }
     }
-}
-
-/// Σ over 8 lanes of Double(v[l])·c[j + l], as 4 partial sums.
-@inline(__always)
-private func dotDoubles(_ v: SIMD8<Float>, _ c: UnsafePointer<Double>, _ j: Int) -> SIMD4<Double> {
-    let raw = UnsafeRawPointer(c + j)
-    let low = raw.loadUnaligned(as: SIMD4<Double>.self) * SIMD4<Double>(v.lowHalf)
-    return low + raw.loadUnaligned(fromByteOffset: 32, as: SIMD4<Double>.self) * SIMD4<Double>(v.highHalf)
-}
-
-/// Float(c[j + l] + offset) for 8 lanes: the sum in Double, one rounding to Float.
-@inline(__always)
-private func shiftedFloats(_ c: UnsafePointer<Double>, _ j: Int, _ offset: Double) -> SIMD8<Float> {
-    let raw = UnsafeRawPointer(c + j)
-    let shift = SIMD4<Double>(repeating: offset)
-    let low = SIMD4<Float>(raw.loadUnaligned(as: SIMD4<Double>.self) + shift)
-    let high = SIMD4<Float>(raw.loadUnaligned(fromByteOffset: 32, as: SIMD4<Double>.self) + shift)
-    return SIMD8(lowHalf: low, highHalf: high)
 }

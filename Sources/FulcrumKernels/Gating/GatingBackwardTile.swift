@@ -1,13 +1,13 @@
 import CBLASShim
 
 /// The backward pass of softmax routers, 8 tokens at a time, one token per SIMD lane (the layout
-/// of `GatingTileRouter`): pⱼ = e^{xⱼ−lse}, the Double dot products D = Σⱼcⱼpⱼ and the dense
-/// gradient pⱼ·(cⱼ + a) are vertical vector operations over the experts, and the gradient tile
-/// is transposed back into the rows. The selected experts' weight terms are vectors over the
-/// tile too (`selectedTerms`); per token remain gathering its selection and adding its k terms.
+/// of `GatingTileRouter`): pⱼ = e^{xⱼ−lse}, the dot products D = Σⱼδⱼpⱼ and the dense gradient
+/// pⱼ·(δⱼ + a) are vertical vector operations over the experts, and the gradient tile is
+/// transposed back into the rows. The selected experts' weight terms are vectors over the tile
+/// too (`selectedTerms`); per token remain gathering its selection and adding its k terms.
 ///
-/// Float(cⱼ + a) is formed in Double and rounded once, as in `GatingBackwardRow`, because the
-/// balance gradient subtracts nearly equal numbers.
+/// The balance coefficients arrive centred (`GatingBackwardRow.centeredCoefficients`): the
+/// difference cⱼ − Σcp of nearly equal numbers is formed as δⱼ − Σδp, in Float.
 struct GatingBackwardTile {
     /// Whether the tile pass serves `configuration` (sigmoid routers take `GatingBackwardRow`).
     static func handles(_ configuration: GatingConfiguration) -> Bool {
@@ -24,7 +24,7 @@ struct GatingBackwardTile {
     /// The tile's logits, then pⱼ, then the dense part of the gradient.
     let tile: TokenTile
     /// Zero coefficients, for a call without balance coefficients.
-    let zeroCoefficients: UnsafeMutablePointer<Double>
+    let zeroCoefficients: UnsafeMutablePointer<Float>
     /// Slot a of token r at [8a + r]: the expert (dropped marks removed), ∂L/∂w (0 where
     /// dropped), and the selected logit or pⱼ, then the slot's gradient term.
     let chosen: UnsafeMutablePointer<Int32>
@@ -60,16 +60,14 @@ struct GatingBackwardTile {
     @inline(__always)
     func differentiate(
         _ logits: MatrixView<Float>, rows: Range<Int>, lse: UnsafeBufferPointer<Float>, indices: MatrixView<Int32>,
-        weightGradients: MatrixView<Float>?, coefficients: UnsafePointer<Double>?, into out: MutableMatrixView<Float>
+        weightGradients: MatrixView<Float>?, coefficients: UnsafePointer<Float>?, into out: MutableMatrixView<Float>
     ) -> Int? {
         tile.load(logits, rows: rows)
         let c = coefficients ?? UnsafePointer(zeroCoefficients)
         let lastLSE = lse[rows.upperBound &- 1]
         let shift = lse.baseAddress!.loadVector(at: rows.lowerBound, count: rows.count, padding: lastLSE)
-        // pⱼ, and D = Σⱼcⱼpⱼ per token in Double (the balance gradient subtracts nearly equal
-        // numbers).
-        var check = SIMD8<Float>()
-        var dotLow = SIMD4<Double>(), dotHigh = SIMD4<Double>()
+        // pⱼ, and D = Σⱼδⱼpⱼ per token.
+        var check = SIMD8<Float>(), dot = SIMD8<Float>()
         for e in 0..<experts {
             let x = tile.column(e)
             check = Float.multiplyAdd(x, SIMD8(), check)
@@ -78,22 +76,16 @@ struct GatingBackwardTile {
             let shifted = x - shift
             let p = Float.exponentialOfShift(Float.select(where: SIMD8(), isLessThan: shifted, SIMD8(), else: shifted))
             tile.setColumn(e, p)
-            let ce = SIMD4<Double>(repeating: c[e])
-            dotLow = Double.multiplyAdd(ce, SIMD4<Double>(p.lowHalf), dotLow)
-            dotHigh = Double.multiplyAdd(ce, SIMD4<Double>(p.highHalf), dotHigh)
+            dot = Float.multiplyAdd(SIMD8(repeating: c[e]), p, dot)
         }
         if let bad = TokenTile.firstNonFinite(check, rows: rows) { return bad }
 
         // The offset a = 2γ·lse − D − λ·Σₐgₐp_{eₐ} (the last for unnormalised pre-softmax), then
-        // the dense part pⱼ·Float(cⱼ + a), formed in Double and rounded once.
+        // the dense part pⱼ·(δⱼ + a).
         let weightTerm = selectedTerms(logits, rows: rows, indices: indices, weightGradients: weightGradients)
-        let zTerm = 2 * zLoss * shift
-        let offsetLow = SIMD4<Double>(zTerm.lowHalf) - dotLow - SIMD4<Double>(weightTerm.lowHalf)
-        let offsetHigh = SIMD4<Double>(zTerm.highHalf) - dotHigh - SIMD4<Double>(weightTerm.highHalf)
+        let offset = 2 * zLoss * shift - dot - weightTerm
         for e in 0..<experts {
-            let ce = SIMD4<Double>(repeating: c[e])
-            let centered = SIMD8(lowHalf: SIMD4<Float>(ce + offsetLow), highHalf: SIMD4<Float>(ce + offsetHigh))
-            tile.setColumn(e, tile.column(e) * centered)
+            tile.setColumn(e, tile.column(e) * (SIMD8(repeating: c[e]) + offset))
         }
         tile.store(into: out, rows: rows)
         for lane in 0..<rows.count {
