@@ -7,7 +7,8 @@ import FulcrumMoE
 /// rate) and a plain scalar Swift router timed in the same run. Its targets are times, and its
 /// logits (16–64 MiB) are timed back to back with warm caches, as a training step's router runs
 /// on the gate's fresh output: the limits are the run's start-up figures, not samples between
-/// runs (`BenchContext.timedAgainstLimits` would flush the caches before every run).
+/// runs (`BenchContext.timedAgainstLimits` would flush the caches before every run). The
+/// forward+backward row's "x fwd" is the median ratio of alternately timed pairs.
 func gatingBenchmarks(_ context: BenchContext) throws {
     let n = context.quick ? 4096 : 65536
     let shapes: [(experts: Int, nulls: Int, k: Int, shape: String, forwardTarget: Double?)] = [
@@ -118,12 +119,23 @@ private final class GatingBenchCase {
             let base = context.median(runs: context.quick ? 1 : 3, warmUp: 0) { plain.forward(); plain.backward() }
             let (memory, exps) = rooflineSeconds(forwardBytes + backwardBytes, forwardExps + backwardExps)
             let limit = max(memory, exps)
-            let forwardOnly = try context.median(runs: runs, warmUp: 1) { _ = try forward() }
+            // The forward alone and the forward+backward in alternation, each pair a few ms
+            // apart: the median of the pairs' ratios compares runs of the same moments of a
+            // shared host (two medians taken a second apart can differ by half).
+            var ratios: [Double] = []
+            for _ in 0..<runs {
+                let forwardOnly = try context.median(runs: 1, warmUp: 0) { _ = try forward() }
+                let both = try context.median(runs: 1, warmUp: 0) {
+                    let (balance, gamma) = try forward()
+                    try backward(balance, gamma)
+                }
+                ratios.append(both / forwardOnly)
+            }
             context.report(BenchRow(
                 name: "gating fwd+bwd", shape: shape, medianMs: t * 1e3, achieved: (forwardBytes + backwardBytes) / t * 1e-9,
                 unit: "GB/s", rooflineRatio: limit / t, baselineSpeedup: base / t,
                 note: String(format: "limit %@: bytes %.2f ms, exp %.2f ms; %.2fx fwd (target <= 2.5x)",
-                             memory > exps ? "bytes" : "exp", memory * 1e3, exps * 1e3, t / forwardOnly)))
+                             memory > exps ? "bytes" : "exp", memory * 1e3, exps * 1e3, BenchContext.middle(ratios))))
         }
     }
 }
