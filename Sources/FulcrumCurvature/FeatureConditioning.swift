@@ -29,8 +29,11 @@ public enum FeatureConditioning {
         return values
     }
 
-    /// κ = σ_max / σ_min over the min(N, D) singular values: +∞ when σ_min = 0 (rank deficient),
-    /// and 1 for a matrix of orthonormal rows or columns.
+    /// κ = σ_max / σ_min over the min(N, D) singular values, and 1 for a matrix of orthonormal
+    /// rows or columns. +∞ when the matrix is numerically rank deficient: σ_min ≤ σ_max·max(N, D)·ε
+    /// (the rank tolerance of LAPACK and NumPy's `matrix_rank`), below which σ_min is rounding
+    /// noise of the SVD, whose value differs between BLAS builds, rather than a property of the
+    /// features.
     ///
     /// - Throws: as `singularValues(of:)`, and `emptyReduction` for the zero matrix (0/0).
     @specialized(where T == Float)
@@ -41,6 +44,7 @@ public enum FeatureConditioning {
             throw FulcrumError.emptyReduction(argument: "features", reason: "the zero matrix has no condition number")
         }
         let smallest = sigma.last!
-        return smallest == 0 ? .infinity : largest / smallest
+        let tolerance = largest * T(max(features.rows, features.columns)) * T.ulpOfOne
+        return smallest <= tolerance ? .infinity : largest / smallest
     }
 }

@@ -71,9 +71,15 @@ import FulcrumKernels
         let x = try Matrix<Double>(rows: 3, columns: 2, elements: [3, 0, 0, 0.5, 0, 0])
         #expect(try x.withView { try FeatureConditioning.singularValues(of: $0) } == [3, 0.5])
         #expect(try x.withView { try FeatureConditioning.conditionNumber(of: $0) } == 6)
-        // Rank deficient: two equal rows.
+        // Rank deficient: two equal rows. The SVD's σ_min is rounding noise (0 or about 1e-8·σ_max
+        // in Float, depending on the BLAS build): below the rank tolerance, so κ = +∞ in both types.
         let r = try Matrix<Float>(rows: 2, columns: 2, elements: [1, 2, 1, 2])
         #expect(try r.withView { try FeatureConditioning.conditionNumber(of: $0) } == .infinity)
+        let rd = try Matrix<Double>(rows: 3, columns: 3, elements: [1, 2, 3, 4, 5, 6, 5, 7, 9])  // row 3 = row 1 + row 2
+        #expect(try rd.withView { try FeatureConditioning.conditionNumber(of: $0) } == .infinity)
+        // Ill-conditioned but of full rank: σ = 1 and 1e-4, far above the tolerance 2·2⁻²³.
+        let ill = try Matrix<Float>(rows: 2, columns: 2, elements: [1, 0, 0, 1e-4])
+        #expect(abs(try ill.withView { try FeatureConditioning.conditionNumber(of: $0) } - 1e4) <= 1e4 * 1e-5)
         #expect(throws: FulcrumError.self) { try Matrix<Double>(rows: 2, columns: 2, repeating: 0).withView { try FeatureConditioning.conditionNumber(of: $0) } }
         #expect(throws: FulcrumError.self) { try Matrix<Double>(rows: 0, columns: 2, repeating: 0).withView { try FeatureConditioning.singularValues(of: $0) } }
     }
