@@ -41,7 +41,7 @@ struct SigmoidBinaryCrossEntropyTests {
     @Test("Every option combination against the reference and finite differences, Float within 1e-5 of Double",
           arguments: [Reduction.none, .sum, .mean])
     func againstReference(reduction: Reduction) throws {
-        for (rows, columns) in [(1, 1), (2, 5), (3, 11), (2, 19)] {
+        for (rows, columns) in [(1, 1), (2, 5), (3, 11), (2, 19), (1, 1030)] {
             for bits in 0..<16 {
                 var random = TestRandom(seed: UInt64(bits * 100 + columns))
                 let x = random.values(rows * columns, -6, 6)
@@ -77,6 +77,13 @@ struct SigmoidBinaryCrossEntropyTests {
         #expect(huge == 200 && gh[0] == -1)
         let (focal, gf) = try runSigmoid(SigmoidBinaryCrossEntropy<Float>(focalGamma: 0.5), [40, -40], [1, 0], rows: 1, columns: 2)
         #expect(focal.isFinite && gf.allSatisfy { $0.isFinite })
+    }
+
+    @Test("No columns: the sum is 0, the mean throws")
+    func noColumns() throws {
+        let (total, g) = try runSigmoid(SigmoidBinaryCrossEntropy<Float>(positiveWeights: [], focalGamma: 2, reduction: .sum), [], [], rows: 3, columns: 0)
+        #expect(total == 0 && g.isEmpty)
+        #expect(thrownArgument { _ = try runSigmoid(SigmoidBinaryCrossEntropy<Float>(), [], [], rows: 3, columns: 0) } == "logits")
     }
 
     @Test("Bad input throws naming the argument")

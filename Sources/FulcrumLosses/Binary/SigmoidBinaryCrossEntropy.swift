@@ -92,10 +92,14 @@ public struct SigmoidBinaryCrossEntropy<T: FulcrumFloat>: Sendable {
         if reduction == .mean && count == 0 {
             throw FulcrumError.emptyReduction(argument: "logits", reason: "a mean over no elements")
         }
+        guard count > 0 else { return 0 }  // a sum over nothing
         let scale = reduction == .mean ? 1 / Double(count) : 1
-        let sums = withOptionalPointer(positiveWeights) { pw in
-            withOptionalPointer(classWeights) { cw in
-                let plan = SigmoidPlan<T>(columns: columns, positiveWeights: pw, classWeights: cw, gamma: focalGamma,
+        // Absent weights read as ones in the general pass (all C > 0 long, so their pointers exist).
+        let ones = [T](repeating: 1, count: columns)
+        let sums = (positiveWeights ?? ones).withUnsafeBufferPointer { pw in
+            (classWeights ?? ones).withUnsafeBufferPointer { cw in
+                let plan = SigmoidPlan<T>(columns: columns, positiveWeights: pw.baseAddress!, classWeights: cw.baseAddress!,
+                                          weighted: positiveWeights != nil || classWeights != nil, gamma: focalGamma,
                                           alpha: focalAlpha, gradientScale: T(Double(gradientScale) * scale),
                                           writesGradient: gradient != nil)
                 return blockSums(rows: rows, classes: columns) { range in

@@ -6,8 +6,11 @@ import FulcrumKernels
 /// Row-independent settings of one call.
 struct SigmoidPlan<T: FulcrumFloat> {
     var columns: Int
-    var positiveWeights: UnsafePointer<T>?
-    var classWeights: UnsafePointer<T>?
+    /// π_c and w_c per column; ones where the caller gave none.
+    var positiveWeights: UnsafePointer<T>
+    var classWeights: UnsafePointer<T>
+    /// No weights given and no focal term: the rows take the plain copy of the pass.
+    var isPlain: Bool
     /// γ > 0 for the focal factor, 0 for none.
     var gamma: T
     /// γ when it is a whole number in 1 ... 4 (the factor is then a product, not exp(γ·log)).
@@ -18,11 +21,12 @@ struct SigmoidPlan<T: FulcrumFloat> {
     var gradientScale: T
     var writesGradient: Bool
 
-    init(columns: Int, positiveWeights: UnsafePointer<T>?, classWeights: UnsafePointer<T>?, gamma: T, alpha: T?,
-         gradientScale: T, writesGradient: Bool) {
+    init(columns: Int, positiveWeights: UnsafePointer<T>, classWeights: UnsafePointer<T>, weighted: Bool,
+         gamma: T, alpha: T?, gradientScale: T, writesGradient: Bool) {
         self.columns = columns
         self.positiveWeights = positiveWeights
         self.classWeights = classWeights
+        self.isPlain = !weighted && gamma == 0 && alpha == nil
         self.gamma = gamma
         self.wholeGamma = (1...4).first { T($0) == gamma }
         self.alpha = alpha
@@ -33,9 +37,24 @@ struct SigmoidPlan<T: FulcrumFloat> {
 
 /// The row's loss sum (Double), and its gradient written when the plan asks; returns nil when a
 /// logit or target is not finite (the gradient row is then written with non-finite values).
+///
+/// Two copies of one pass: the plain one (`plan.isPlain`), where the weights and the focal terms
+/// are compiled out, and the general one, which multiplies by both weight rows (ones where the
+/// caller gave none). Optional weight vectors tested inside the loop made the compiler keep the
+/// targets in split pieces and reassemble them with shuffles, about doubling the loop.
 @inline(__always)
 func sigmoidBinaryCrossEntropyRow<T: FulcrumFloat>(
     logits: UnsafePointer<T>, targets: UnsafePointer<T>, gradient: UnsafeMutablePointer<T>?, plan: SigmoidPlan<T>
+) -> Double? {
+    plan.isPlain
+        ? sigmoidRowPass(logits: logits, targets: targets, gradient: gradient, plan: plan, plain: true)
+        : sigmoidRowPass(logits: logits, targets: targets, gradient: gradient, plan: plan, plain: false)
+}
+
+/// The pass of `sigmoidBinaryCrossEntropyRow`; `plain` is a literal in each inlined copy.
+@inline(__always)
+private func sigmoidRowPass<T: FulcrumFloat>(
+    logits: UnsafePointer<T>, targets: UnsafePointer<T>, gradient: UnsafeMutablePointer<T>?, plan: SigmoidPlan<T>, plain: Bool
 ) -> Double? {
     let zero = T.Vector(), one = T.Vector(repeating: 1)
     let gamma = T.Vector(repeating: plan.gamma), scale = T.Vector(repeating: plan.gradientScale)
@@ -50,12 +69,11 @@ func sigmoidBinaryCrossEntropyRow<T: FulcrumFloat>(
         // softplus(±x) = max(±x, 0) + log1p(e): one of the two is log1p(e), the other |x| + log1p(e).
         let lifted = l - T.negativeMagnitude(x)
         let softplusX = T.select(whereSignOf: x, l, else: lifted), softplusMinusX = T.select(whereSignOf: x, lifted, else: l)
-        var positive = y
-        if let w = plan.positiveWeights { positive *= w.loadVector(at: j, count: count) }
+        let positive = plain ? y : y * plan.positiveWeights.loadVector(at: j, count: count)
         let notY = one - y
         var loss = positive * softplusMinusX + notY * softplusX
         var slope = notY * p - positive * pc
-        if plan.gamma > 0 {
+        if !plain && plan.gamma > 0 {
             let q = p * notY + y * pc  // 1 − p_t
             // q^γ and γ·q^{γ−1}.
             let power: T.Vector, derivative: T.Vector
@@ -75,14 +93,14 @@ func sigmoidBinaryCrossEntropyRow<T: FulcrumFloat>(
             slope = power * slope + derivative * (notY - y) * p * pc * loss
             loss = power * loss
         }
-        if let alpha = plan.alpha {
+        if !plain, let alpha = plan.alpha {
             let a = T.Vector(repeating: alpha)
             let at = a * y + (one - a) * notY
             loss *= at
             slope *= at
         }
-        if let w = plan.classWeights {
-            let wv = w.loadVector(at: j, count: count)
+        if !plain {
+            let wv = plan.classWeights.loadVector(at: j, count: count)
             loss *= wv
             slope *= wv
         }

@@ -53,9 +53,3 @@ struct LossSums: BlockSummable {
         if firstNonFinite == nil { firstNonFinite = other.firstNonFinite }
     }
 }
-
-/// Calls `body` with the array's base address, or nil for a nil array.
-func withOptionalPointer<E, R>(_ array: [E]?, _ body: (UnsafePointer<E>?) throws -> R) rethrows -> R {
-    guard let array else { return try body(nil) }
-    return try array.withUnsafeBufferPointer { try body($0.baseAddress) }
-}
