@@ -71,8 +71,8 @@ private func sigmoidRowPass<T: FulcrumFloat>(
         let softplusX = T.select(whereSignOf: x, l, else: lifted), softplusMinusX = T.select(whereSignOf: x, lifted, else: l)
         let positive = plain ? y : y * plan.positiveWeights.loadVector(at: j, count: count)
         let notY = one - y
-        var loss = positive * softplusMinusX + notY * softplusX
-        var slope = notY * p - positive * pc
+        var loss = T.multiplyAdd(positive, softplusMinusX, notY * softplusX)
+        var slope = T.multiplyAdd(-positive, pc, notY * p)
         if !plain && plan.gamma > 0 {
             let q = p * notY + y * pc  // 1 − p_t
             // q^γ and γ·q^{γ−1}.
