@@ -60,7 +60,7 @@ func distillationRow<T: FulcrumFloat>(
             maxA = T.maximum(a, maxA)
             maxB = T.maximum(b, maxB)
         }
-        let (ca, cb) = (maxA.max(), maxB.max())
+        let (ca, cb) = (T.largestLane(maxA), T.largestLane(maxB))
         let (cav, cbv) = (T.Vector(repeating: ca), T.Vector(repeating: cb))
         var sa = zero, sb = zero, xa = zero, xb = zero, ea = zero, eb = zero
         forEachVector(T.self, from: start, to: end) { j, count in

@@ -47,7 +47,7 @@ func labelDistributionallyRobustRow<T: FulcrumFloat>(
             let v = z(x, j, count)
             high = T.maximum(count < width ? T.keepingLanes(below: count, of: v, fill: -.infinity) : v, high)
         }
-        let chunkMaximum = high.max(), mv = T.Vector(repeating: chunkMaximum)
+        let chunkMaximum = T.largestLane(high), mv = T.Vector(repeating: chunkMaximum)
         var vs = zero, vw = zero
         forEachVector(T.self, from: start, to: end) { j, count in
             scores.prefetch(at: j + RowChunks.length)  // the next chunk's read overlaps this chunk's exponentials
