@@ -95,7 +95,7 @@ public struct SigmoidBinaryCrossEntropy<T: FulcrumFloat>: Sendable {
         guard count > 0 else { return 0 }  // a sum over nothing
         let scale = reduction == .mean ? 1 / Double(count) : 1
         // Absent weights read as ones in the general pass (all C > 0 long, so their pointers exist).
-        let ones = [T](repeating: 1, count: columns)
+        let ones = positiveWeights == nil || classWeights == nil ? [T](repeating: 1, count: columns) : []
         let sums = (positiveWeights ?? ones).withUnsafeBufferPointer { pw in
             (classWeights ?? ones).withUnsafeBufferPointer { cw in
                 let plan = SigmoidPlan<T>(columns: columns, positiveWeights: pw.baseAddress!, classWeights: cw.baseAddress!,
