@@ -112,25 +112,25 @@ private final class GatingBenchCase {
                     + (forwardTargetMs.map { String(format: "; target <= %.0f ms", $0) } ?? "")))
         }
         if context.wants("gating fwd+bwd") {
-            let t = try context.median(runs: runs, warmUp: 2) {
+            func step() throws {
                 let (balance, gamma) = try forward()
                 try backward(balance, gamma)
             }
+            // The forward alone and the forward+backward in alternation, each pair a few ms
+            // apart: the median of the pairs' ratios compares runs of the same moments of a
+            // shared host (two medians taken a second apart can differ by half). The row's time
+            // is the median of the pairs' forward+backward runs.
+            try step(); try step()
+            var ratios: [Double] = [], steps: [Double] = []
+            for _ in 0..<runs {
+                let forwardOnly = try context.median(runs: 1, warmUp: 0) { _ = try forward() }
+                steps.append(try context.median(runs: 1, warmUp: 0) { try step() })
+                ratios.append(steps.last! / forwardOnly)
+            }
+            let t = BenchContext.middle(steps)
             let base = context.median(runs: context.quick ? 1 : 3, warmUp: 0) { plain.forward(); plain.backward() }
             let (memory, exps) = rooflineSeconds(forwardBytes + backwardBytes, forwardExps + backwardExps)
             let limit = max(memory, exps)
-            // The forward alone and the forward+backward in alternation, each pair a few ms
-            // apart: the median of the pairs' ratios compares runs of the same moments of a
-            // shared host (two medians taken a second apart can differ by half).
-            var ratios: [Double] = []
-            for _ in 0..<runs {
-                let forwardOnly = try context.median(runs: 1, warmUp: 0) { _ = try forward() }
-                let both = try context.median(runs: 1, warmUp: 0) {
-                    let (balance, gamma) = try forward()
-                    try backward(balance, gamma)
-                }
-                ratios.append(both / forwardOnly)
-            }
             context.report(BenchRow(
                 name: "gating fwd+bwd", shape: shape, medianMs: t * 1e3, achieved: (forwardBytes + backwardBytes) / t * 1e-9,
                 unit: "GB/s", rooflineRatio: limit / t, baselineSpeedup: base / t,
