@@ -46,7 +46,12 @@ extension SoftmaxCrossEntropy {
     ) -> RowSums {
         let rows = logits.rows, classes = logits.columns
         guard rows > 0 else { return RowSums() }
-        let rowsPerBlock = max(1, 16_384 / max(1, classes))
+        // Long rows: the exponential pass prefetches the next row, so that its read from memory
+        // overlaps this row's arithmetic (~30% less CPU time per call at 32768 classes). Short rows are
+        // already streamed ahead by the hardware prefetcher; hints there only cost instructions.
+        // The next row must be this thread's next row, so long rows go in blocks of 8.
+        let prefetchesNextRow = classes * MemoryLayout<T>.stride >= 4096
+        let rowsPerBlock = max(prefetchesNextRow ? 8 : 1, 16_384 / max(1, classes))
         let blocks = (rows + rowsPerBlock - 1) / rowsPerBlock
         let slots = UnsafeMutableBufferPointer<RowSums>.allocate(capacity: blocks)
         slots.initialize(repeating: RowSums())
@@ -54,10 +59,6 @@ extension SoftmaxCrossEntropy {
         let plain = logitSoftcap == nil && temperature == 1 && offsets == nil && excludedClasses == nil
         let inverseTemperature = 1 / temperature, softcap = logitSoftcap ?? 0
         let (ignoreIndex, policy) = (self.ignoreIndex, nonFinitePolicy)
-        // Long rows: the exponential pass prefetches the next row, so that its read from memory
-        // overlaps this row's arithmetic (~30% less CPU time per call at 32768 classes). Short rows are
-        // already streamed ahead by the hardware prefetcher; hints there only cost instructions.
-        let prefetchesNextRow = classes * MemoryLayout<T>.stride >= 4096
 
         Threads.forEachBlock(count: rows, blockSize: rowsPerBlock) { block, range in
             var sums = RowSums()
@@ -72,7 +73,7 @@ extension SoftmaxCrossEntropy {
                     continue
                 }
                 let margin = y >= 0 ? margins?[y] ?? 0 : 0
-                let upcoming = prefetchesNextRow && n + 1 < rows ? logits.row(n + 1) : nil
+                let upcoming = prefetchesNextRow && n + 1 < range.upperBound ? logits.row(n + 1) : nil
                 let outcome = plain
                     ? crossEntropyRow(PlainRowScores(logits: logits.row(n), margin: margin),
                                       row: n, target: y, plan: plan, output: out, destination: destination, upcoming: upcoming)
