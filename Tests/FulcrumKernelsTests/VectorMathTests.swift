@@ -79,6 +79,16 @@ struct VectorMathTests {
         #expect(worst <= 2)
     }
 
+    @Test("Double logOnePlus is within 4 ulp of libm's log1p, tiny arguments included")
+    func doubleLogOnePlusSweep() {
+        var random = TestRandom(seed: 4)
+        let inputs: [Double] = (0..<200_000).map { _ in Foundation.exp(random.uniform(-740, 700)) }
+            + (0..<100_000).map { _ in random.uniform(-0.999, 2) }
+            + [0, -0.0, 1e-300, 2.2e-16, 1.1e-16, -1e-17, 1, 1e300, Double.leastNonzeroMagnitude]
+        let worst = inputs.map { ulpDistance(Double.logOnePlus($0), Foundation.log1p($0)) }.max()!
+        #expect(worst <= 4)
+    }
+
     @Test("Vector tanh has absolute error below 4 ulp of 1")
     func tanhAbsoluteError() {
         var random = TestRandom(seed: 3)

@@ -159,7 +159,7 @@ func crossEntropyRow<S: RowScores>(
         if keep { output.unsafelyUnwrapped.storeVector(e, at: j, count: count) }
         return withoutTarget(e, j, count)
     }
-    let ey = y >= 0 ? Double(T.exp(target.z - m)) : 0
+    let ey = y >= 0 ? Double(T.exponentialOfShift(T.Vector(repeating: target.z - m))[0]) : 0
     let s = rest + ey
     let ratio = rest / ey
     let direct = y >= 0 && ey > 0 && ratio.isFinite  // −log p_y = log1p(ratio) needs no lse
@@ -171,7 +171,7 @@ func crossEntropyRow<S: RowScores>(
     var alpha = 1.0, targetGradient = 0.0, beta = 0.0
     if y >= 0 {
         let wy = Double(plan.weights?[y] ?? 1)
-        let nll = direct ? Double.log1p(ratio) : Double(m - target.z) + logS
+        let nll = direct ? Double.logOnePlus(ratio) : Double(m - target.z) + logS
         let spread = smoothing / included
         let ce = (1 - smoothing) * wy * nll + (smoothing > 0 ? spread * (smoothSum + includedWeight * logS) : 0)
         let miss = rest / s  // 1 − p_y, accurate near p_y = 1

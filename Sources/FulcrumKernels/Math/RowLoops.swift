@@ -5,11 +5,13 @@
 public func forEachVector<T: FulcrumFloat>(_: T.Type, from a: Int, to b: Int, _ body: (Int, Int) -> Void) {
     let width = T.vectorWidth
     var j = a
-    while j + width <= b {
+    // Wrapping arithmetic: indices stay far below Int.max (they index memory), and the overflow
+    // checks would add a test and a branch to every vector.
+    while j &+ width <= b {
         body(j, width)
-        j += width
+        j &+= width
     }
-    if j < b { body(j, b - j) }
+    if j < b { body(j, b &- j) }
 }
 
 /// Σ of `term(j, count)` over `a ..< b`: vector partial sums in T per 512-element chunk, chunks
@@ -19,7 +21,7 @@ public func chunkedSum<T: FulcrumFloat>(_: T.Type, from a: Int, to b: Int, _ ter
     var total = 0.0
     var start = a
     while start < b {
-        let end = min(b, start + 512)
+        let end = min(b, start &+ 512)
         var partial = T.Vector()
         forEachVector(T.self, from: start, to: end) { j, count in partial += term(j, count) }
         total += Double(partial.sum())

@@ -74,3 +74,18 @@ extension FulcrumFloat {
         return select(where: zero, isLessThan: x, large, else: nonPositive)
     }
 }
+
+extension Double {
+    /// log(1 + x) for one x > −1, computed in registers: the row kernels call it once per row,
+    /// where a library call costs more in saved and restored vector registers than in arithmetic.
+    /// Goldberg's form log(u)·x/(u − 1) with u = 1 + x (x itself where u rounds to 1) corrects
+    /// the rounding of u, so small x keeps its relative accuracy; the logarithm is the vector
+    /// `log(_:)` on one lane. Within 4 ulp of the correctly rounded result (tested against libm).
+    /// +∞ gives NaN: callers pass finite x.
+    @inlinable @inline(__always)
+    public static func logOnePlus(_ x: Double) -> Double {
+        let u = 1 + x
+        guard u != 1 else { return x }
+        return log(Vector(repeating: u))[0] * (x / (u - 1))
+    }
+}
