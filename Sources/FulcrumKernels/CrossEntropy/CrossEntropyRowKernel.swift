@@ -3,8 +3,9 @@
 //   A  max of z over the classes before the target and after it (and the finiteness probe);
 //   S  only with label smoothing: Σ_j w_j·(m − z_j) over the included classes (all terms ≥ 0);
 //   B  e_j = e^{z_j − m} summed (in Double, per 512-element chunk), stored in the output buffer
-//      when the gradient pass can reuse it; for long rows the next row is prefetched meanwhile,
-//      so that its pass A finds it in cache and its memory traffic overlaps this arithmetic;
+//      when the gradient pass can reuse it; a row ahead (the caller's choice) is prefetched
+//      meanwhile, so that its pass A finds it in cache and its memory traffic overlaps this
+//      arithmetic;
 //   C  the gradient (or the probabilities) written once.
 //
 // Every pass runs over whole vectors of the row; in the one vector that holds the target, the
@@ -70,7 +71,7 @@ struct RowOutcome {
 
 /// The fused forward (and backward) of one row. `y` is the target class, or −1 for a row with
 /// no target (probabilities only); `row` is the row's index, passed to the modulation. `output` must be non-nil unless `destination == .nothing`; it
-/// may be the logits row itself (in place). `upcoming` is the next row (of the same length) whose
+/// may be the logits row itself (in place). `upcoming` is a later row (of the same length) whose
 /// cache lines the exponential pass prefetches (a hint, nil for none).
 @inlinable @inline(__always)
 func crossEntropyRow<S: RowScores>(

@@ -46,12 +46,13 @@ extension SoftmaxCrossEntropy {
     ) -> RowSums {
         let rows = logits.rows, classes = logits.columns
         guard rows > 0 else { return RowSums() }
-        // Long rows: the exponential pass prefetches the next row, so that its read from memory
-        // overlaps this row's arithmetic (~30% less CPU time per call at 32768 classes). Short rows are
-        // already streamed ahead by the hardware prefetcher; hints there only cost instructions.
-        // The next row must be this thread's next row, so long rows go in blocks of 8.
-        let prefetchesNextRow = classes * MemoryLayout<T>.stride >= 4096
-        let rowsPerBlock = max(prefetchesNextRow ? 8 : 1, 16_384 / max(1, classes))
+        // The exponential pass prefetches a row about 4 KiB ahead (the next row when rows are
+        // longer), so that its read from memory overlaps this row's arithmetic: ~30% less CPU time
+        // per call at 32768 classes, ~2% at 128. That row must be one this thread runs next, in
+        // the same block, so long rows go in blocks of 8.
+        let rowBytes = max(1, classes * MemoryLayout<T>.stride)
+        let prefetchDistance = max(1, 4096 / rowBytes)
+        let rowsPerBlock = max(rowBytes >= 4096 ? 8 : 1, 16_384 / max(1, classes))
         let blocks = (rows + rowsPerBlock - 1) / rowsPerBlock
         let slots = UnsafeMutableBufferPointer<RowSums>.allocate(capacity: blocks)
         slots.initialize(repeating: RowSums())
@@ -73,7 +74,8 @@ extension SoftmaxCrossEntropy {
                     continue
                 }
                 let margin = y >= 0 ? margins?[y] ?? 0 : 0
-                let upcoming = prefetchesNextRow && n + 1 < range.upperBound ? logits.row(n + 1) : nil
+                let ahead = n + prefetchDistance
+                let upcoming = ahead < range.upperBound ? logits.row(ahead) : nil
                 let outcome = plain
                     ? crossEntropyRow(PlainRowScores(logits: logits.row(n), margin: margin),
                                       row: n, target: y, plan: plan, output: out, destination: destination, upcoming: upcoming)
