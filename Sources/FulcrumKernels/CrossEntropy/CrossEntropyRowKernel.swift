@@ -63,6 +63,10 @@ struct RowOutcome {
     @usableFromInline var zLoss: Double = 0
     @usableFromInline var logSumExp: Double = 0
     @usableFromInline var correct = false
+    /// The row's loss is `loss + logFactor·log1p(logArgument)`: for a plain row the caller adds
+    /// that term, four rows to one vector `Double.logOnePlus`, so that the logarithm's long
+    /// dependency chain stays out of the row's (0 and 0 when `loss` is whole).
+    @usableFromInline var logArgument = 0.0, logFactor = 0.0
     /// The first non-finite logit's column; the row's outputs are then unwritten.
     @usableFromInline var nonFiniteColumn: Int?
 
@@ -172,7 +176,9 @@ func crossEntropyRow<S: RowScores>(
     var alpha = 1.0, targetGradient = 0.0, beta = 0.0
     if y >= 0 {
         let wy = Double(plan.weights?[y] ?? 1)
-        let nll = direct ? Double.logOnePlus(ratio) : Double(m - target.z) + logS
+        // Plain rows leave −log p_y = log1p(ratio) to the caller (`RowOutcome.logArgument`).
+        let defersLogarithm = direct && smoothing == 0 && !plan.isModulated
+        let nll = defersLogarithm ? 0 : direct ? Double.logOnePlus(ratio) : Double(m - target.z) + logS
         let spread = smoothing / included
         let ce = (1 - smoothing) * wy * nll + (smoothing > 0 ? spread * (smoothSum + includedWeight * logS) : 0)
         let miss = rest / s  // 1 − p_y, accurate near p_y = 1
@@ -189,6 +195,7 @@ func crossEntropyRow<S: RowScores>(
             outcome.zLoss = plan.zLossCoefficient * wy * outcome.logSumExp * outcome.logSumExp
         }
         outcome.loss = loss + outcome.zLoss
+        if defersLogarithm { (outcome.logArgument, outcome.logFactor) = (ratio, wy) }
         alpha = modulation * ((1 - smoothing) * wy + spread * includedWeight) + slope + zTerm
         beta = modulation * spread
         targetGradient = -alpha * miss + modulation * spread * (includedWeight - wy) + zTerm

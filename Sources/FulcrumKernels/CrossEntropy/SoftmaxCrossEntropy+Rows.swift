@@ -15,6 +15,33 @@ struct RowSums {
     }
 }
 
+/// Up to four rows' losses waiting for their log1p term (`RowOutcome.logArgument`), which one
+/// vector `Double.logOnePlus` evaluates for all four.
+struct PendingRowLosses {
+    private var rows = SIMD4<Int>()
+    private var losses = SIMD4<Double>(), arguments = SIMD4<Double>(), factors = SIMD4<Double>()
+    private var count = 0
+
+    /// Holds row `row`'s outcome; returns whether the four lanes are full.
+    mutating func append(row: Int, _ outcome: RowOutcome) -> Bool {
+        (rows[count], losses[count]) = (row, outcome.loss)
+        (arguments[count], factors[count]) = (outcome.logArgument, outcome.logFactor)
+        count += 1
+        return count == 4
+    }
+
+    /// Adds the held rows' losses to `total` in row order, writes them to `rowLosses`, and
+    /// empties the buffer.
+    mutating func drain<T: FulcrumFloat>(into total: inout Double, rowLosses: UnsafeMutablePointer<T>?) {
+        let complete = losses + factors * Double.logOnePlus(arguments)
+        for lane in 0..<count {
+            total += complete[lane]
+            rowLosses?[rows[lane]] = T(complete[lane])
+        }
+        count = 0
+    }
+}
+
 extension SoftmaxCrossEntropy {
     /// Calls `body` with the plan and the option pointers, valid for the duration of the call.
     func withPlan<R>(
@@ -63,6 +90,7 @@ extension SoftmaxCrossEntropy {
 
         Threads.forEachBlock(count: rows, blockSize: rowsPerBlock) { block, range in
             var sums = RowSums()
+            var pending = PendingRowLosses()
             for n in range {
                 let t = targets.unsafelyUnwrapped[n]
                 let y = t == ignoreIndex ? -1 : Int(t)
@@ -94,12 +122,12 @@ extension SoftmaxCrossEntropy {
                     if y >= 0 { sums.loss += .nan; sums.zLoss += .nan }
                     continue
                 }
-                rowLosses?[n] = T(outcome.loss)
                 rowLogSumExp?[n] = T(outcome.logSumExp)
-                sums.loss += outcome.loss
+                if pending.append(row: n, outcome) { pending.drain(into: &sums.loss, rowLosses: rowLosses) }
                 sums.zLoss += outcome.zLoss
                 if outcome.correct { sums.correct += 1 }
             }
+            pending.drain(into: &sums.loss, rowLosses: rowLosses)
             slots[block] = sums
         }
         var total = RowSums()

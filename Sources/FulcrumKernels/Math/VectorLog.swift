@@ -76,16 +76,19 @@ extension FulcrumFloat {
 }
 
 extension Double {
-    /// log(1 + x) for one x > −1, computed in registers: the row kernels call it once per row,
-    /// where a library call costs more in saved and restored vector registers than in arithmetic.
-    /// Goldberg's form log(u)·x/(u − 1) with u = 1 + x (x itself where u rounds to 1) corrects
-    /// the rounding of u, so small x keeps its relative accuracy; the logarithm is the vector
-    /// `log(_:)` on one lane. Within 4 ulp of the correctly rounded result (tested against libm).
-    /// +∞ gives NaN: callers pass finite x.
+    /// log(1 + x) per lane for x > −1, in registers: Goldberg's form log(u)·x/(u − 1) with
+    /// u = 1 + x (x itself where u rounds to 1) corrects the rounding of u, so small x keeps its
+    /// relative accuracy; the logarithm is the vector `log(_:)`. Within 4 ulp of the correctly
+    /// rounded result (tested against libm). +∞ gives NaN: callers pass finite x.
     @inlinable @inline(__always)
-    public static func logOnePlus(_ x: Double) -> Double {
+    public static func logOnePlus(_ x: Vector) -> Vector {
         let u = 1 + x
-        guard u != 1 else { return x }
-        return log(Vector(repeating: u))[0] * (x / (u - 1))
+        let d = u - 1  // 0, or at least 2⁻⁵³ in magnitude: d² does not underflow
+        return select(where: Vector(), isLessThan: d * d, log(u) * (x / d), else: x)
     }
+
+    /// log(1 + x) for one x > −1 (`logOnePlus` on one lane): no library call, and so no vector
+    /// registers saved and restored around one, in the row kernels that need it once per row.
+    @inlinable @inline(__always)
+    public static func logOnePlus(_ x: Double) -> Double { logOnePlus(Vector(repeating: x))[0] }
 }
