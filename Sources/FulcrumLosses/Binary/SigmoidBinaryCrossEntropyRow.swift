@@ -11,6 +11,8 @@ struct SigmoidPlan<T: FulcrumFloat> {
     var classWeights: UnsafePointer<T>
     /// No weights given and no focal term: the rows take the plain copy of the pass.
     var isPlain: Bool
+    /// Whether a weight row was given (else the general copy skips both weight rows).
+    var isWeighted: Bool
     /// γ > 0 for the focal factor, 0 for none.
     var gamma: T
     /// γ when it is a whole number in 1 ... 4 (the factor is then a product, not exp(γ·log)).
@@ -27,6 +29,7 @@ struct SigmoidPlan<T: FulcrumFloat> {
         self.positiveWeights = positiveWeights
         self.classWeights = classWeights
         self.isPlain = !weighted && gamma == 0 && alpha == nil
+        self.isWeighted = weighted
         self.gamma = gamma
         self.wholeGamma = (1...4).first { T($0) == gamma }
         self.alpha = alpha
@@ -38,23 +41,29 @@ struct SigmoidPlan<T: FulcrumFloat> {
 /// The row's loss sum (Double), and its gradient written when the plan asks; returns nil when a
 /// logit or target is not finite (the gradient row is then written with non-finite values).
 ///
-/// Two copies of one pass: the plain one (`plan.isPlain`), where the weights and the focal terms
-/// are compiled out, and the general one, which multiplies by both weight rows (ones where the
-/// caller gave none). Optional weight vectors tested inside the loop made the compiler keep the
-/// targets in split pieces and reassemble them with shuffles, about doubling the loop.
+/// Three copies of one pass: the plain one (`plan.isPlain`), where the weights and the focal
+/// terms are compiled out; the focal one without weights; and the general one, which multiplies
+/// by both weight rows (ones where the caller gave only one). Optional weight vectors tested
+/// inside the loop made the compiler keep the targets in split pieces and reassemble them with
+/// shuffles, about doubling the loop.
 @inline(__always)
 func sigmoidBinaryCrossEntropyRow<T: FulcrumFloat>(
     logits: UnsafePointer<T>, targets: UnsafePointer<T>, gradient: UnsafeMutablePointer<T>?, plan: SigmoidPlan<T>
 ) -> Double? {
-    plan.isPlain
-        ? sigmoidRowPass(logits: logits, targets: targets, gradient: gradient, plan: plan, plain: true)
-        : sigmoidRowPass(logits: logits, targets: targets, gradient: gradient, plan: plan, plain: false)
+    if plan.isPlain {
+        return sigmoidRowPass(logits: logits, targets: targets, gradient: gradient, plan: plan, plain: true, weighted: false)
+    }
+    return plan.isWeighted
+        ? sigmoidRowPass(logits: logits, targets: targets, gradient: gradient, plan: plan, plain: false, weighted: true)
+        : sigmoidRowPass(logits: logits, targets: targets, gradient: gradient, plan: plan, plain: false, weighted: false)
 }
 
-/// The pass of `sigmoidBinaryCrossEntropyRow`; `plain` is a literal in each inlined copy.
+/// The pass of `sigmoidBinaryCrossEntropyRow`; `plain` and `weighted` are literals in each
+/// inlined copy.
 @inline(__always)
 private func sigmoidRowPass<T: FulcrumFloat>(
-    logits: UnsafePointer<T>, targets: UnsafePointer<T>, gradient: UnsafeMutablePointer<T>?, plan: SigmoidPlan<T>, plain: Bool
+    logits: UnsafePointer<T>, targets: UnsafePointer<T>, gradient: UnsafeMutablePointer<T>?, plan: SigmoidPlan<T>,
+    plain: Bool, weighted: Bool
 ) -> Double? {
     let zero = T.Vector(), one = T.Vector(repeating: 1)
     let gamma = T.Vector(repeating: plan.gamma), scale = T.Vector(repeating: plan.gradientScale)
@@ -69,7 +78,7 @@ private func sigmoidRowPass<T: FulcrumFloat>(
         // softplus(±x) = max(±x, 0) + log1p(e): one of the two is log1p(e), the other |x| + log1p(e).
         let lifted = l - T.negativeMagnitude(x)
         let softplusX = T.select(whereSignOf: x, l, else: lifted), softplusMinusX = T.select(whereSignOf: x, lifted, else: l)
-        let positive = plain ? y : y * plan.positiveWeights.loadVector(at: j, count: count)
+        let positive = weighted ? y * plan.positiveWeights.loadVector(at: j, count: count) : y
         let notY = one - y
         var loss = T.multiplyAdd(positive, softplusMinusX, notY * softplusX)
         var slope = T.multiplyAdd(-positive, pc, notY * p)
@@ -99,7 +108,7 @@ private func sigmoidRowPass<T: FulcrumFloat>(
             loss *= at
             slope *= at
         }
-        if !plain {
+        if weighted {
             let wv = plan.classWeights.loadVector(at: j, count: count)
             loss *= wv
             slope *= wv
