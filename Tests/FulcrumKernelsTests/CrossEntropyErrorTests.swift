@@ -165,6 +165,40 @@ struct CrossEntropyErrorTests {
         }
         #expect(logits == before)
     }
+
+    /// Short rows run passes A and B as one, into scratch memory: the row that turns out
+    /// non-finite must still hold its logits.
+    @Test("In-place: after a non-finite logit throws, each row holds its logits or its gradient", arguments: [Float.nan, .infinity])
+    func inPlaceNonFinite(value: Float) throws {
+        let (rows, classes) = (3, 21)
+        var logits = (0..<(rows * classes)).map { Float($0 % 7) * 0.4 - 1 }
+        logits[classes + 17] = value
+        let before = logits
+        let targets: [Int32] = [2, 20, 9]
+        let kernel = SoftmaxCrossEntropy<Float>(nonFinitePolicy: .propagateNaN)
+        var gradient = [Float](repeating: 0, count: rows * classes)
+        try targets.withUnsafeBufferPointer { t in
+            try before.withUnsafeBufferPointer { x in
+                try gradient.withMutableView(rows: rows, columns: classes) {
+                    _ = try kernel.lossAndGradient(logits: try MatrixView(x, rows: rows, columns: classes), targets: t, gradient: $0)
+                }
+            }
+        }
+        #expect(throws: FulcrumError.nonFiniteValue(argument: "logits", row: 1, column: 17)) {
+            try targets.withUnsafeBufferPointer { t in
+                try logits.withMutableView(rows: rows, columns: classes) { try SoftmaxCrossEntropy<Float>().lossAndGradient(inPlace: $0, targets: t) }
+            }
+        }
+        for n in 0..<rows {
+            let range = (n * classes)..<((n + 1) * classes)
+            let row = Array(logits[range])
+            if n == 1 {
+                #expect(row.elementsEqual(before[range]) { $0 == $1 || ($0.isNaN && $1.isNaN) })
+            } else {
+                #expect(row == Array(before[range]) || row == Array(gradient[range]))
+            }
+        }
+    }
 }
 
 @Suite("Cross-entropy determinism", .serialized)

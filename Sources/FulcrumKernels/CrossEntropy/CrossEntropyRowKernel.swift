@@ -73,43 +73,73 @@ struct RowOutcome {
     @inlinable init() {}
 }
 
+/// Rows of at most this many classes may take the one-pass start (`crossEntropyRow`'s
+/// `scratch`): one chunk of `chunkedSum`, so the sums keep its rounding.
+@usableFromInline let shortRowClasses = 512
+
 /// The fused forward (and backward) of one row. `y` is the target class, or −1 for a row with
 /// no target (probabilities only); `row` is the row's index, passed to the modulation. `output` must be non-nil unless `destination == .nothing`; it
 /// may be the logits row itself (in place). `upcoming` is a later row (of the same length) whose
 /// cache lines the exponential pass prefetches (a hint, nil for none).
+///
+/// `scratch` (room for `classes` values, nil for none) lets a short row (`shortRowClasses`)
+/// with a target, plain scores and no label smoothing run passes A and B as one: its
+/// exponentials are shifted by the target's logit c = z_y, known before the pass, instead of
+/// the row maximum m, so they need not wait for the maxima, and they go to `scratch`, so that an
+/// in-place row that turns out non-finite still holds its logits. The softmax and the loss do not
+/// depend on the shift; a row with m − c > 64 (p_y < e⁻⁶⁴, where e^{z−c} could overflow)
+/// runs pass B again shifted by m.
 @inlinable @inline(__always)
 func crossEntropyRow<S: RowScores>(
     _ scores: S, row: Int, target y: Int, plan: CrossEntropyPlan<S.T>,
-    output: UnsafeMutablePointer<S.T>?, destination: RowDestination, upcoming: UnsafePointer<S.T>?
+    output: UnsafeMutablePointer<S.T>?, destination: RowDestination, upcoming: UnsafePointer<S.T>?,
+    scratch: UnsafeMutablePointer<S.T>? = nil
 ) -> RowOutcome {
     typealias T = S.T
     let classes = plan.classes
     let split = y >= 0 ? y : classes
     var outcome = RowOutcome()
+    let target = y >= 0 ? scores.target(y) : (z: -T.infinity, probe: 0, slope: 0)
+    let onePass = scratch != nil && y >= 0 && S.reusesExponentials && plan.smoothing == 0
+        && destination != .nothing && classes <= shortRowClasses
+    let targetShift = T.Vector(repeating: target.z)
+    var shifted = T.Vector()  // one pass: Σ_{j≠y} e^{z_j − c}
 
-    // Pass A: segment maxima and the finiteness probe.
+    // Pass A: segment maxima and the finiteness probe (one pass: and the exponentials).
     var maxBefore = T.Vector(repeating: -.infinity), maxAfter = maxBefore
     var probe = T.Vector()
+    @inline(__always) func exponentials(_ z: T.Vector, _ j: Int, _ count: Int) -> T.Vector {
+        upcoming?.prefetch(at: j)
+        let e = T.exponentialOfShift(z - targetShift)
+        scratch.unsafelyUnwrapped.storeVector(e, at: j, count: count)
+        return e
+    }
     // The vectors before the one holding the target, that vector split at the target's lane, the rest.
     let splitVector = split - split % T.vectorWidth
     forEachVector(T.self, from: 0, to: splitVector) { j, count in
         let s = scores.scores(at: j, count: count)
         probe += s.probe
         maxBefore = T.maximum(s.z, maxBefore)
+        if onePass { shifted += exponentials(s.z, j, count) }
     }
     if splitVector < classes {
-        let s = scores.scores(at: splitVector, count: min(T.vectorWidth, classes - splitVector))
+        let count = min(T.vectorWidth, classes - splitVector)
+        let s = scores.scores(at: splitVector, count: count)
         probe += s.probe
         let halves = T.split(s.z, atLane: split - splitVector, fill: -.infinity)
         maxBefore = T.maximum(halves.before, maxBefore)
         maxAfter = T.maximum(halves.after, maxAfter)
+        if onePass {
+            let e = T.split(exponentials(s.z, splitVector, count), atLane: split - splitVector, fill: 0)
+            shifted += e.before + e.after
+        }
     }
     forEachVector(T.self, from: min(classes, splitVector + T.vectorWidth), to: classes) { j, count in
         let s = scores.scores(at: j, count: count)
         probe += s.probe
         maxAfter = T.maximum(s.z, maxAfter)
+        if onePass { shifted += exponentials(s.z, j, count) }
     }
-    let target = y >= 0 ? scores.target(y) : (z: -T.infinity, probe: 0, slope: 0)
     guard probe.sum().isFinite else {
         outcome.nonFiniteColumn = (0..<classes).first { !scores.scores(at: $0, count: 1).probe[0].isFinite } ?? 0
         return outcome
@@ -156,21 +186,25 @@ func crossEntropyRow<S: RowScores>(
         }
     }
 
-    // Pass B: the exponentials, kept in the output when the last pass can reuse them.
+    // Pass B: the exponentials, kept in the output when the last pass can reuse them (done
+    // already in one pass, shifted by c, unless m − c is too large).
+    let shiftedByTarget = onePass && m - target.z <= 64
+    let shift = shiftedByTarget ? target.z : m
+    let exponentialsRow = shiftedByTarget ? scratch : output
     let keep = S.reusesExponentials && destination != .nothing
-    let rest = chunkedSum(T.self, from: 0, to: classes) { j, count in
+    let rest = shiftedByTarget ? Double(shifted.sum()) : chunkedSum(T.self, from: 0, to: classes) { j, count in
         upcoming?.prefetch(at: j)
         let e = T.exponentialOfShift(scores.scores(at: j, count: count).z - mv)
         if keep { output.unsafelyUnwrapped.storeVector(e, at: j, count: count) }
         return withoutTarget(e, j, count)
     }
-    let ey = y >= 0 ? Double(T.exponentialOfShift(T.Vector(repeating: target.z - m))[0]) : 0
+    let ey = y >= 0 ? Double(T.exponentialOfShift(T.Vector(repeating: target.z - shift))[0]) : 0
     let s = rest + ey
     let ratio = rest / ey
     let direct = y >= 0 && ey > 0 && ratio.isFinite  // −log p_y = log1p(ratio) needs no lse
     let needsLogSumExp = !direct || smoothing > 0 || plan.zLossCoefficient > 0 || plan.wantsLogSumExp
     let logS = needsLogSumExp ? Double.log(s) : .nan
-    outcome.logSumExp = Double(m) + logS
+    outcome.logSumExp = Double(shift) + logS
 
     // The row's scalars, in Double.
     var alpha = 1.0, targetGradient = 0.0, beta = 0.0
@@ -178,7 +212,7 @@ func crossEntropyRow<S: RowScores>(
         let wy = Double(plan.weights?[y] ?? 1)
         // Plain rows leave −log p_y = log1p(ratio) to the caller (`RowOutcome.logArgument`).
         let defersLogarithm = direct && smoothing == 0 && !plan.isModulated
-        let nll = defersLogarithm ? 0 : direct ? Double.logOnePlus(ratio) : Double(m - target.z) + logS
+        let nll = defersLogarithm ? 0 : direct ? Double.logOnePlus(ratio) : Double(shift - target.z) + logS
         let spread = smoothing / included
         let ce = (1 - smoothing) * wy * nll + (smoothing > 0 ? spread * (smoothSum + includedWeight * logS) : 0)
         let miss = rest / s  // 1 − p_y, accurate near p_y = 1
@@ -207,7 +241,7 @@ func crossEntropyRow<S: RowScores>(
     let scale = destination == .gradient ? plan.gradientScale : 1
     let a = T.Vector(repeating: T(destination == .gradient ? alpha / s * scale : 1 / s))
     let b = T.Vector(repeating: T(beta * scale))
-    let reuse = UnsafePointer(output)
+    let reuse = UnsafePointer(exponentialsRow.unsafelyUnwrapped)
     @inline(__always) func write(_ j: Int, _ count: Int) {
         var slope = T.Vector(repeating: 1)
         let e: T.Vector

@@ -91,6 +91,8 @@ extension SoftmaxCrossEntropy {
         Threads.forEachBlock(count: rows, blockSize: rowsPerBlock) { block, range in
             var sums = RowSums()
             var pending = PendingRowLosses()
+            let scratch = classes <= shortRowClasses ? UnsafeMutablePointer<T>.allocate(capacity: classes) : nil
+            defer { scratch?.deallocate() }
             for n in range {
                 let t = targets.unsafelyUnwrapped[n]
                 let y = t == ignoreIndex ? -1 : Int(t)
@@ -106,11 +108,13 @@ extension SoftmaxCrossEntropy {
                 let upcoming = ahead < range.upperBound ? logits.row(ahead) : nil
                 let outcome = plain
                     ? crossEntropyRow(PlainRowScores(logits: logits.row(n), margin: margin),
-                                      row: n, target: y, plan: plan, output: out, destination: destination, upcoming: upcoming)
+                                      row: n, target: y, plan: plan, output: out, destination: destination, upcoming: upcoming,
+                                      scratch: scratch)
                     : crossEntropyRow(AdjustedRowScores(logits: logits.row(n), margin: margin,
                                                         inverseTemperature: inverseTemperature, softcap: softcap,
                                                         offsets: offsets, excluded: excludedClasses.map { $0.row(n) }),
-                                      row: n, target: y, plan: plan, output: out, destination: destination, upcoming: upcoming)
+                                      row: n, target: y, plan: plan, output: out, destination: destination, upcoming: upcoming,
+                                      scratch: scratch)
                 if let column = outcome.nonFiniteColumn {
                     if policy == .throwError {
                         sums.firstNonFinite = (n, column)

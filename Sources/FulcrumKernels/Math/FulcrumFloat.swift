@@ -43,7 +43,7 @@ where Vector.Scalar == Self, Vector.MaskStorage: Sendable {
     /// eˣ per lane; see `Float.exp(_:)` and `Double.exp(_:)` for the error bounds.
     static func exp(_ x: Vector) -> Vector
 
-    /// eˣ per lane for x ≤ 0 (a softmax's shifted scores), flushing results below the smallest
+    /// eˣ per lane for x ≤ 88 (a softmax's shifted scores), flushing results below the smallest
     /// normal number to 0; cheaper than `exp(_:)`.
     static func exponentialOfShift(_ x: Vector) -> Vector
 

@@ -51,11 +51,12 @@ extension Float {
         return y * scaleA * scaleB
     }
 
-    /// eˣ per lane for the shifted scores of a softmax (x = z − max z ≤ 0): within 2 ulp of the
-    /// correctly rounded result down to the smallest normal number (x ≥ −87.33), and 0 below it
-    /// (those terms are below 2⁻¹²⁶ of the row's largest, far under a Float sum's resolution).
-    /// NaN stays NaN. One scale factor instead of two and no overflow clamp: about a fifth fewer
-    /// instructions than `exp(_:)`.
+    /// eˣ per lane for the shifted scores of a softmax (x = z − max z ≤ 0, or z − c ≤ 64 for a
+    /// shift c below the maximum): within 2 ulp of the correctly rounded result down to the
+    /// smallest normal number (x ≥ −87.33), and 0 below it (those terms are below 2⁻¹²⁶ of the
+    /// row's largest, far under a Float sum's resolution), for any x ≤ 88. NaN stays NaN. One
+    /// scale factor instead of two and no overflow clamp: about a fifth fewer instructions than
+    /// `exp(_:)`.
     @inlinable @inline(__always)
     public static func exponentialOfShift(_ x: Vector) -> Vector {
         let (y, k) = reducedExponential(x)
