@@ -198,7 +198,8 @@ func crossEntropyRow<S: RowScores>(
         if keep { output.unsafelyUnwrapped.storeVector(e, at: j, count: count) }
         return withoutTarget(e, j, count)
     }
-    let ey = y >= 0 ? Double(T.exponentialOfShift(T.Vector(repeating: target.z - shift))[0]) : 0
+    // e^{z_y − c} = 1 when shifted by the target itself.
+    let ey = shiftedByTarget ? 1 : y >= 0 ? Double(T.exponentialOfShift(T.Vector(repeating: target.z - m))[0]) : 0
     let s = rest + ey
     let ratio = rest / ey
     let direct = y >= 0 && ey > 0 && ratio.isFinite  // −log p_y = log1p(ratio) needs no lse
