@@ -6,42 +6,62 @@
 #include <cblas.h>
 #include <lapacke.h>
 
-// Vector multiply-add for Swift. Swift's `addingProduct` lowers to one `fmaf` call per lane when
-// the target has no FMA unit, and `a * b + c` is never contracted. Under `fp contract(fast)` clang
-// emits a fused multiply-add when the target CPU has one (`-Xswiftc -target-cpu -Xswiftc native`)
-// and a plain multiply and add otherwise, in registers either way.
-typedef float fulcrum_float8 __attribute__((ext_vector_type(8)));
-typedef double fulcrum_double4 __attribute__((ext_vector_type(4)));
-
-static inline __attribute__((always_inline))
-fulcrum_float8 fulcrum_multiply_add_float8(fulcrum_float8 a, fulcrum_float8 b, fulcrum_float8 c) {
-    _Pragma("clang fp contract(fast)")
-    return a * b + c;
+// The lane operations Swift's vector math is built on, for each vector type the kernels use:
+// 8 and 16 Floats (gating and kNN tiles; `Float.Vector`) and 4 Doubles (`Double.Vector`).
+// Clang lowers each to one or two instructions per register on either target, where Swift's
+// generic SIMD operations can lose their vectorisation after specialisation.
+//
+// - multiply_add: Swift's `addingProduct` lowers to one `fmaf` call per lane when the target has
+//   no FMA unit, and `a * b + c` is never contracted. Under `fp contract(fast)` clang emits a
+//   fused multiply-add when the target CPU has one (`-Xswiftc -target-cpu -Xswiftc native`) and a
+//   plain multiply and add otherwise, in registers either way.
+// - maximum: one compare and a bit select, lowered to a single maxps/maxpd: where a lane of `b`
+//   is NaN the result is `b` (a NaN); where `a` is NaN, `b`.
+// - select_less: `a < b ? x : y`, one compare and a blend.
+// - select_sign: `x` where the sign bit of `a` is set (negative values, −0, NaNs with the sign
+//   bit), else `y`: the sign bit is the blend mask itself, no compare.
+// - negative_magnitude: −|v|, the sign bit set by one bitwise or.
+// - largest_lane: a shuffle-and-max tree (a NaN lane may or may not win), where Swift's
+//   `SIMD.max()` is an out-of-line call.
+#define FULCRUM_LANE_OPERATIONS(NAME, S, I, N, SIGN) \
+typedef S fulcrum_##NAME __attribute__((ext_vector_type(N))); \
+typedef I fulcrum_##NAME##_bits __attribute__((ext_vector_type(N))); \
+static inline __attribute__((always_inline)) \
+fulcrum_##NAME fulcrum_multiply_add_##NAME(fulcrum_##NAME a, fulcrum_##NAME b, fulcrum_##NAME c) { \
+    _Pragma("clang fp contract(fast)") \
+    return a * b + c; \
+} \
+static inline __attribute__((always_inline)) \
+fulcrum_##NAME fulcrum_bit_select_##NAME(fulcrum_##NAME##_bits m, fulcrum_##NAME x, fulcrum_##NAME y) { \
+    return __builtin_bit_cast(fulcrum_##NAME, \
+        (m & __builtin_bit_cast(fulcrum_##NAME##_bits, x)) | (~m & __builtin_bit_cast(fulcrum_##NAME##_bits, y))); \
+} \
+static inline __attribute__((always_inline)) \
+fulcrum_##NAME fulcrum_maximum_##NAME(fulcrum_##NAME a, fulcrum_##NAME b) { \
+    return fulcrum_bit_select_##NAME(a > b, a, b); \
+} \
+static inline __attribute__((always_inline)) \
+fulcrum_##NAME fulcrum_select_less_##NAME(fulcrum_##NAME a, fulcrum_##NAME b, fulcrum_##NAME x, fulcrum_##NAME y) { \
+    return fulcrum_bit_select_##NAME(a < b, x, y); \
+} \
+static inline __attribute__((always_inline)) \
+fulcrum_##NAME fulcrum_select_sign_##NAME(fulcrum_##NAME a, fulcrum_##NAME x, fulcrum_##NAME y) { \
+    return fulcrum_bit_select_##NAME(__builtin_bit_cast(fulcrum_##NAME##_bits, a) >> (8 * sizeof(S) - 1), x, y); \
+} \
+static inline __attribute__((always_inline)) \
+fulcrum_##NAME fulcrum_negative_magnitude_##NAME(fulcrum_##NAME v) { \
+    return __builtin_bit_cast(fulcrum_##NAME, __builtin_bit_cast(fulcrum_##NAME##_bits, v) | (fulcrum_##NAME##_bits)(I)(SIGN)); \
+} \
+static inline __attribute__((always_inline)) \
+S fulcrum_largest_lane_##NAME(fulcrum_##NAME v) { \
+    return __builtin_reduce_max(v); \
 }
 
-static inline __attribute__((always_inline))
-fulcrum_double4 fulcrum_multiply_add_double4(fulcrum_double4 a, fulcrum_double4 b, fulcrum_double4 c) {
-    _Pragma("clang fp contract(fast)")
-    return a * b + c;
-}
+FULCRUM_LANE_OPERATIONS(float8, float, int, 8, 0x80000000)
+FULCRUM_LANE_OPERATIONS(float16, float, int, 16, 0x80000000)
+FULCRUM_LANE_OPERATIONS(double4, double, long, 4, 0x8000000000000000UL)
 
-typedef int fulcrum_int8 __attribute__((ext_vector_type(8)));
-typedef long fulcrum_long4 __attribute__((ext_vector_type(4)));
-
-// Lane-wise maximum as one compare and a bit select, which clang lowers to a single maxps/maxpd:
-// where a lane of `b` is NaN, the result is `b` (a NaN); where `a` is NaN, `b`. Swift's generic
-// `replacing(with:where:)` can lose its vectorisation after generic specialisation.
-static inline __attribute__((always_inline))
-fulcrum_float8 fulcrum_maximum_float8(fulcrum_float8 a, fulcrum_float8 b) {
-    fulcrum_int8 m = a > b;
-    return __builtin_bit_cast(fulcrum_float8, (m & __builtin_bit_cast(fulcrum_int8, a)) | (~m & __builtin_bit_cast(fulcrum_int8, b)));
-}
-
-static inline __attribute__((always_inline))
-fulcrum_double4 fulcrum_maximum_double4(fulcrum_double4 a, fulcrum_double4 b) {
-    fulcrum_long4 m = a > b;
-    return __builtin_bit_cast(fulcrum_double4, (m & __builtin_bit_cast(fulcrum_long4, a)) | (~m & __builtin_bit_cast(fulcrum_long4, b)));
-}
+typedef fulcrum_float8_bits fulcrum_int8;
 
 // Lane-wise signed maximum and minimum of 32-bit integers (one pmaxsd/pminsd each): the sorted
 // levels of the gating kernel's packed (logit, expert) keys.
@@ -53,44 +73,6 @@ fulcrum_int8 fulcrum_maximum_int8(fulcrum_int8 a, fulcrum_int8 b) {
 static inline __attribute__((always_inline))
 fulcrum_int8 fulcrum_minimum_int8(fulcrum_int8 a, fulcrum_int8 b) {
     return __builtin_elementwise_min(a, b);
-}
-
-// Lane-wise `a < b ? x : y`, one compare and a blend on either target.
-static inline __attribute__((always_inline))
-fulcrum_float8 fulcrum_select_less_float8(fulcrum_float8 a, fulcrum_float8 b, fulcrum_float8 x, fulcrum_float8 y) {
-    fulcrum_int8 m = a < b;
-    return __builtin_bit_cast(fulcrum_float8, (m & __builtin_bit_cast(fulcrum_int8, x)) | (~m & __builtin_bit_cast(fulcrum_int8, y)));
-}
-
-static inline __attribute__((always_inline))
-fulcrum_double4 fulcrum_select_less_double4(fulcrum_double4 a, fulcrum_double4 b, fulcrum_double4 x, fulcrum_double4 y) {
-    fulcrum_long4 m = a < b;
-    return __builtin_bit_cast(fulcrum_double4, (m & __builtin_bit_cast(fulcrum_long4, x)) | (~m & __builtin_bit_cast(fulcrum_long4, y)));
-}
-
-// Lane-wise `x` where the sign bit of `a` is set (negative values, −0, NaNs with the sign bit),
-// else `y`: the sign bit is the blend mask itself (one blendvps/blendvpd), no compare.
-static inline __attribute__((always_inline))
-fulcrum_float8 fulcrum_select_sign_float8(fulcrum_float8 a, fulcrum_float8 x, fulcrum_float8 y) {
-    fulcrum_int8 m = __builtin_bit_cast(fulcrum_int8, a) >> 31;
-    return __builtin_bit_cast(fulcrum_float8, (m & __builtin_bit_cast(fulcrum_int8, x)) | (~m & __builtin_bit_cast(fulcrum_int8, y)));
-}
-
-static inline __attribute__((always_inline))
-fulcrum_double4 fulcrum_select_sign_double4(fulcrum_double4 a, fulcrum_double4 x, fulcrum_double4 y) {
-    fulcrum_long4 m = __builtin_bit_cast(fulcrum_long4, a) >> 63;
-    return __builtin_bit_cast(fulcrum_double4, (m & __builtin_bit_cast(fulcrum_long4, x)) | (~m & __builtin_bit_cast(fulcrum_long4, y)));
-}
-
-// Lane-wise −|v|: the sign bit set by one bitwise or.
-static inline __attribute__((always_inline))
-fulcrum_float8 fulcrum_negative_magnitude_float8(fulcrum_float8 v) {
-    return __builtin_bit_cast(fulcrum_float8, __builtin_bit_cast(fulcrum_int8, v) | (fulcrum_int8)(int)0x80000000);
-}
-
-static inline __attribute__((always_inline))
-fulcrum_double4 fulcrum_negative_magnitude_double4(fulcrum_double4 v) {
-    return __builtin_bit_cast(fulcrum_double4, __builtin_bit_cast(fulcrum_long4, v) | (fulcrum_long4)(long)0x8000000000000000UL);
 }
 
 // Copies one 64-byte cache line to a 64-byte-aligned destination with non-temporal stores: the
@@ -202,18 +184,6 @@ void fulcrum_insert_sorted8(float *distances, int *indices, float d, int j, int 
     fulcrum_int8 iBits = (before & iv) | (place & (fulcrum_int8)j) | (~after & iShift);
     *(fulcrum_float8 *)__builtin_assume_aligned(distances, 32) = __builtin_bit_cast(fulcrum_float8, dBits);
     *(fulcrum_int8 *)__builtin_assume_aligned(indices, 32) = iBits;
-}
-
-// The largest lane (a NaN lane may or may not win): a shuffle-and-max tree, where Swift's
-// `SIMD.max()` is an out-of-line call.
-static inline __attribute__((always_inline))
-float fulcrum_largest_lane_float8(fulcrum_float8 v) {
-    return __builtin_reduce_max(v);
-}
-
-static inline __attribute__((always_inline))
-double fulcrum_largest_lane_double4(fulcrum_double4 v) {
-    return __builtin_reduce_max(v);
 }
 
 // Hints that the cache line holding `address` will be read (or written) soon, so that a row pass

@@ -33,6 +33,27 @@ struct VectorMathTests {
         #expect(worst <= 2)
     }
 
+    /// Whether `f8` on each half of 16 lanes gives `f16`'s lanes bit for bit, over `inputs`.
+    static func halvesAgree(_ inputs: [Float], _ f16: (SIMD16<Float>) -> SIMD16<Float>, _ f8: (SIMD8<Float>) -> SIMD8<Float>) -> Bool {
+        stride(from: 0, to: inputs.count - 15, by: 16).allSatisfy { start in
+            var v = SIMD16<Float>()
+            for lane in 0..<16 { v[lane] = inputs[start + lane] }
+            let (whole, low, high) = (f16(v), f8(v.lowHalf), f8(v.highHalf))
+            return (0..<16).allSatisfy { whole[$0].bitPattern == (($0 < 8 ? low[$0] : high[$0 - 8]).bitPattern) }
+        }
+    }
+
+    @Test("8-lane Float vectors (the gating and kNN tiles) give the 16-lane results bit for bit")
+    func eightLanes() {
+        var random = TestRandom(seed: 7)
+        let specials: [Float] = [.nan, .infinity, -.infinity, 0, -0.0, 1e-40, .leastNonzeroMagnitude, 88.7, -87.4, -104]
+        let inputs = (0..<8192).map { _ in Float(random.uniform(-110, 100)) } + specials + specials.map { -$0 }
+        let padded = inputs + [Float](repeating: 1, count: 16 - inputs.count % 16)
+        #expect(Self.halvesAgree(padded, { Float.exp($0) }, { Float.exp($0) }))
+        #expect(Self.halvesAgree(padded.map { min($0, 88) }, { Float.exponentialOfShift($0) }, { Float.exponentialOfShift($0) }))
+        #expect(Self.halvesAgree(padded, { Float.log($0) }, { Float.log($0) }))
+    }
+
     @Test("Float exp: 0 below underflow, +inf above overflow, NaN stays NaN")
     func floatExpSpecials() {
         let inputs: [Float] = [-104.5, -200, -.infinity, -1e30, 88.8, 100, .infinity, .nan]
@@ -126,31 +147,35 @@ struct ExponentialOfShiftTests {
 
 @Suite("Largest lane of a vector")
 struct LargestLaneTests {
-    /// The largest lane of each of `vectors`, by a plain loop, against `largestLane`.
-    static func check<T: FulcrumFloat>(_ vectors: [[T]]) {
+    /// The largest lane of each of `vectors` (of `V.scalarCount` lanes), by a plain loop, against
+    /// `largestLane`.
+    static func check<V: LaneVector>(_ vectors: [[V.Scalar]], as _: V.Type) {
         for lanes in vectors {
-            var v = T.Vector()
+            var v = V()
             for (i, x) in lanes.enumerated() { v[i] = x }
-            #expect(T.largestLane(v) == lanes.max()!, "lanes \(lanes)")
+            #expect(V.largestLane(v) == lanes.max()!, "lanes \(lanes)")
         }
     }
 
-    @Test("Float and Double: random lanes, the maximum in every position, infinities")
+    /// Random lanes, −3 in every position among −∞, all −∞, and a vector holding ±∞ and ±0.
+    static func cases<T: FulcrumFloat>(width: Int, magnitude: Double, _ random: inout TestRandom) -> [[T]] {
+        var vectors: [[T]] = (0..<200).map { _ in (0..<width).map { _ in T(random.uniform(-magnitude, magnitude)) } }
+        for position in 0..<width {
+            var lanes = [T](repeating: -.infinity, count: width)
+            lanes[position] = -3
+            vectors.append(lanes)
+        }
+        vectors.append([T](repeating: -.infinity, count: width))
+        vectors.append((0..<width).map { [1, .infinity, -.infinity, 0, -0.0, 5, 7][$0 % 7] })
+        return vectors
+    }
+
+    @Test("16 and 8 Floats, 4 Doubles: random lanes, the maximum in every position, infinities")
     func largestLane() {
         var random = TestRandom(seed: 21)
-        var floats: [[Float]] = (0..<200).map { _ in (0..<8).map { _ in Float(random.uniform(-1e6, 1e6)) } }
-        for position in 0..<8 {
-            var lanes = [Float](repeating: -.infinity, count: 8)
-            lanes[position] = -3
-            floats.append(lanes)
-        }
-        floats.append([Float](repeating: -.infinity, count: 8))
-        floats.append([1, 2, .infinity, -.infinity, 0, -0.0, 5, 7])
-        Self.check(floats)
-        var doubles: [[Double]] = (0..<200).map { _ in (0..<4).map { _ in random.uniform(-1e300, 1e300) } }
-        doubles.append([-.infinity, -.infinity, -1e-300, -.infinity])
-        doubles.append([.infinity, 1, 2, 3])
-        Self.check(doubles)
+        Self.check(Self.cases(width: 16, magnitude: 1e6, &random), as: SIMD16<Float>.self)
+        Self.check(Self.cases(width: 8, magnitude: 1e6, &random), as: SIMD8<Float>.self)
+        Self.check(Self.cases(width: 4, magnitude: 1e300, &random), as: SIMD4<Double>.self)
     }
 }
 

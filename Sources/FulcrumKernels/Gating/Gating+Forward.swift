@@ -130,8 +130,8 @@ public enum Gating {
         var i = 0
         while i < count {
             let n = min(8, count - i)
-            let s = UnsafePointer(sums).loadVector(at: i, count: n, padding: 1)
-            let m = UnsafePointer(lse).loadVector(at: i, count: n, padding: 0)
+            let s = UnsafePointer(sums).loadVector(at: i, count: n, padding: 1, as: SIMD8<Float>.self)
+            let m = UnsafePointer(lse).loadVector(at: i, count: n, padding: 0, as: SIMD8<Float>.self)
             lse.storeVector(m + Float.log(s), at: i, count: n)
             i += 8
         }

@@ -97,19 +97,19 @@ struct GatingBackwardRow {
             sigmoids.storeVector(s, at: j)
             sumSigma += s
             if let coefficients {
-                let delta = coefficients.loadVector(at: j)
+                let delta = coefficients.loadVector(at: j, as: SIMD8<Float>.self)
                 dotP = Float.multiplyAdd(p, delta, dotP)
                 dotSigma = Float.multiplyAdd(s, delta, dotSigma)
             }
         }
         var j = 0
         while j &+ 8 <= experts {
-            let v = x.loadVector(at: j)
+            let v = x.loadVector(at: j, as: SIMD8<Float>.self)
             scores(v, v, at: j)
             j &+= 8
         }
         if j < experts {
-            scores(x.loadVector(at: j, count: experts &- j, padding: -.infinity), x.loadVector(at: j, count: experts &- j, padding: 0), at: j)
+            scores(x.loadVector(at: j, count: experts &- j, padding: -.infinity, as: SIMD8<Float>.self), x.loadVector(at: j, count: experts &- j, padding: 0, as: SIMD8<Float>.self), at: j)
         }
         guard check.sum() == 0 else { return false }
 
@@ -119,10 +119,10 @@ struct GatingBackwardRow {
         let fallback = sigmaSum < sigmoidSumFloor
         let offset = -(fallback ? dotP.sum() : dotSigma.sum() / sigmaSum)
         @inline(__always) func dense(at j: Int) -> SIMD8<Float> {
-            let p = UnsafePointer(probabilities).loadVector(at: j)
-            let s = UnsafePointer(sigmoids).loadVector(at: j)
+            let p = UnsafePointer(probabilities).loadVector(at: j, as: SIMD8<Float>.self)
+            let s = UnsafePointer(sigmoids).loadVector(at: j, as: SIMD8<Float>.self)
             let q = fallback ? p : s * (1 / sigmaSum)
-            let centered = coefficients.map { $0.loadVector(at: j) + offset } ?? SIMD8()
+            let centered = coefficients.map { $0.loadVector(at: j, as: SIMD8<Float>.self) + offset } ?? SIMD8()
             return Float.multiplyAdd(q * (1 - s), centered, p * twoGammaL)
         }
         j = 0

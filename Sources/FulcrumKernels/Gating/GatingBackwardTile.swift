@@ -65,7 +65,7 @@ struct GatingBackwardTile {
         tile.load(logits, rows: rows)
         let c = coefficients ?? UnsafePointer(zeroCoefficients)
         let lastLSE = lse[rows.upperBound &- 1]
-        let shift = lse.baseAddress!.loadVector(at: rows.lowerBound, count: rows.count, padding: lastLSE)
+        let shift = lse.baseAddress!.loadVector(at: rows.lowerBound, count: rows.count, padding: lastLSE, as: SIMD8<Float>.self)
         // pⱼ, and D = Σⱼδⱼpⱼ per token.
         var check = SIMD8<Float>(), dot = SIMD8<Float>()
         for e in 0..<experts {
@@ -115,7 +115,7 @@ struct GatingBackwardTile {
                 selected[slot] = selectedSoftmax ? x[Int(e)] : tile.columns[8 &* Int(e) &+ lane]
             }
         }
-        @inline(__always) func slot(_ p: UnsafeMutablePointer<Float>, _ a: Int) -> SIMD8<Float> { UnsafePointer(p).loadVector(at: 8 &* a) }
+        @inline(__always) func slot(_ p: UnsafeMutablePointer<Float>, _ a: Int) -> SIMD8<Float> { UnsafePointer(p).loadVector(at: 8 &* a, as: SIMD8<Float>.self) }
         let lambda = SIMD8<Float>(repeating: scale)
         guard selectedSoftmax else {
             var pg = SIMD8<Float>()

@@ -61,7 +61,7 @@ struct GatingRowRouter {
         guard let target = pendingTarget else { return }
         var j = 0
         while j < paddedExperts {
-            addToDoubles(UnsafePointer(pendingScores).loadVector(at: j), target, j)
+            addToDoubles(UnsafePointer(pendingScores).loadVector(at: j, as: SIMD8<Float>.self), target, j)
             pendingScores.storeVector(SIMD8(), at: j)
             j &+= 8
         }
@@ -110,13 +110,13 @@ struct GatingRowRouter {
         var check = SIMD8<Float>()
         var j = 0
         while j &+ 8 <= experts {
-            let v = x.loadVector(at: j)
+            let v = x.loadVector(at: j, as: SIMD8<Float>.self)
             best = Float.maximum(best, v)
             check += v * 0
             j &+= 8
         }
         if j < experts {
-            let v = x.loadVector(at: j, count: experts - j, padding: x[j])
+            let v = x.loadVector(at: j, count: experts - j, padding: x[j], as: SIMD8<Float>.self)
             best = Float.maximum(best, v)
             check += v * 0
         }
@@ -132,13 +132,13 @@ struct GatingRowRouter {
         var total = SIMD8<Float>()
         var j = 0
         while j &+ 8 <= experts {
-            let e = Float.exponentialOfShift(x.loadVector(at: j) - shift)
+            let e = Float.exponentialOfShift(x.loadVector(at: j, as: SIMD8<Float>.self) - shift)
             scores.storeVector(e, at: j)
             total += e
             j &+= 8
         }
         if j < experts {
-            let e = Float.exponentialOfShift(x.loadVector(at: j, count: experts - j, padding: -.infinity) - shift)
+            let e = Float.exponentialOfShift(x.loadVector(at: j, count: experts - j, padding: -.infinity, as: SIMD8<Float>.self) - shift)
             scores.storeVector(e, at: j)
             total += e
         }
@@ -156,9 +156,9 @@ struct GatingRowRouter {
             // Keep e^{x−m} for the weights unless the selection needs the probabilities.
             let keepProbabilities = configuration.preSoftmax
             while j < paddedExperts {
-                let e = UnsafePointer(scores).loadVector(at: j)
+                let e = UnsafePointer(scores).loadVector(at: j, as: SIMD8<Float>.self)
                 if keepProbabilities { scores.storeVector(e * inverse, at: j) }
-                pendingScores.storeVector(Float.multiplyAdd(e, inverse, UnsafePointer(pendingScores).loadVector(at: j)), at: j)
+                pendingScores.storeVector(Float.multiplyAdd(e, inverse, UnsafePointer(pendingScores).loadVector(at: j, as: SIMD8<Float>.self)), at: j)
                 j &+= 8
             }
         case .sigmoid:
@@ -166,7 +166,7 @@ struct GatingRowRouter {
             var total = SIMD8<Float>()
             var j = 0
             while j < paddedExperts {
-                let v = j + 8 <= experts ? x.loadVector(at: j) : x.loadVector(at: j, count: experts - j, padding: -.infinity)
+                let v = j + 8 <= experts ? x.loadVector(at: j, as: SIMD8<Float>.self) : x.loadVector(at: j, count: experts - j, padding: -.infinity, as: SIMD8<Float>.self)
                 let sigma = 1 / (1 + Float.exp(-v))
                 total += sigma
                 keys.storeVector(sigma, at: j)
@@ -177,9 +177,9 @@ struct GatingRowRouter {
             let fallback = sigmaSum < sigmoidSumFloor ? inverse : SIMD8<Float>()
             j = 0
             while j < paddedExperts {
-                let sigma = UnsafePointer(keys).loadVector(at: j)
-                let score = Float.multiplyAdd(UnsafePointer(scores).loadVector(at: j), fallback, sigma * scale)
-                pendingScores.storeVector(UnsafePointer(pendingScores).loadVector(at: j) + score, at: j)
+                let sigma = UnsafePointer(keys).loadVector(at: j, as: SIMD8<Float>.self)
+                let score = Float.multiplyAdd(UnsafePointer(scores).loadVector(at: j, as: SIMD8<Float>.self), fallback, sigma * scale)
+                pendingScores.storeVector(UnsafePointer(pendingScores).loadVector(at: j, as: SIMD8<Float>.self) + score, at: j)
                 scores.storeVector(sigma, at: j)
                 j &+= 8
             }
@@ -194,8 +194,8 @@ struct GatingRowRouter {
         if let bias {
             var j = 0
             while j < paddedExperts {
-                let v = j + 8 <= experts || !usesLogits ? base.loadVector(at: j) : base.loadVector(at: j, count: experts - j, padding: 0)
-                keys.storeVector(v + bias.loadVector(at: j), at: j)
+                let v = j + 8 <= experts || !usesLogits ? base.loadVector(at: j, as: SIMD8<Float>.self) : base.loadVector(at: j, count: experts - j, padding: 0, as: SIMD8<Float>.self)
+                keys.storeVector(v + bias.loadVector(at: j, as: SIMD8<Float>.self), at: j)
                 j &+= 8
             }
             base = UnsafePointer(keys)

@@ -88,13 +88,13 @@ struct GatingTileRouter {
         if let bad = TokenTile.firstNonFinite(check, rows: rows) { return bad }
         if exact != nil { completeSelection(logits, rows: rows, undecided: undecided) }
         // The best selected logits: the row maxima.
-        let m = UnsafePointer(selectedKeys).loadVector(at: 0)
+        let m = UnsafePointer(selectedKeys).loadVector(at: 0, as: SIMD8<Float>.self)
         let s = exponentials(shift: m)
         if pendingTarget != sums || pendingTiles == Self.tilesPerFlush { flush() }
         pendingTarget = sums
         pendingTiles &+= 1
         let valid = SIMD8<Float>(repeating: Float(rows.count))
-        let inverse = Float.select(where: Float.laneIndices, isLessThan: valid, 1 / s, else: SIMD8())
+        let inverse = Float.select(where: SIMD8<Float>.laneIndices, isLessThan: valid, 1 / s, else: SIMD8())
         accumulate(inverse)
         let weights = selectedWeights()
         outputs.logSumExp.baseAddress!.storeVector(m + Float.log(s), at: rows.lowerBound, count: rows.count)
@@ -120,7 +120,7 @@ struct GatingTileRouter {
     mutating func flush() {
         guard let target = pendingTarget else { return }
         for e in 0..<experts {
-            target[e] += Double(UnsafePointer(pending).loadVector(at: 8 &* e).sum())
+            target[e] += Double(UnsafePointer(pending).loadVector(at: 8 &* e, as: SIMD8<Float>.self).sum())
             pending.storeVector(SIMD8(), at: 8 &* e)
         }
         pendingTarget = nil
@@ -216,7 +216,7 @@ struct GatingTileRouter {
     private func accumulate(_ inverse: SIMD8<Float>) {
         for e in 0..<experts {
             let v = tile.column(e)
-            pending.storeVector(Float.multiplyAdd(v, inverse, UnsafePointer(pending).loadVector(at: 8 &* e)), at: 8 &* e)
+            pending.storeVector(Float.multiplyAdd(v, inverse, UnsafePointer(pending).loadVector(at: 8 &* e, as: SIMD8<Float>.self)), at: 8 &* e)
         }
     }
 
@@ -226,7 +226,7 @@ struct GatingTileRouter {
     private func selectedWeights() -> UnsafeMutablePointer<Float> {
         selectedSoftmaxOfLanes(selectedKeys, count: topK)
         if scale != 1 {
-            for a in 0..<topK { selectedKeys.storeVector(UnsafePointer(selectedKeys).loadVector(at: 8 &* a) * scale, at: 8 &* a) }
+            for a in 0..<topK { selectedKeys.storeVector(UnsafePointer(selectedKeys).loadVector(at: 8 &* a, as: SIMD8<Float>.self) * scale, at: 8 &* a) }
         }
         return selectedKeys
     }

@@ -25,7 +25,7 @@ struct LaneTopK {
         var j = 0
         while j < count {
             // + 0 turns −0 into +0, so that sign-bit comparisons see equal zeros as equal.
-            let loaded = j &+ 8 <= count ? keys.loadVector(at: j) : keys.loadVector(at: j, count: count &- j, padding: -.infinity)
+            let loaded = j &+ 8 <= count ? keys.loadVector(at: j, as: SIMD8<Float>.self) : keys.loadVector(at: j, count: count &- j, padding: -.infinity, as: SIMD8<Float>.self)
             let v = loaded + 0
             var carry = Self.bits(v), carryIndex = laneIndex
             Self.level(v, &values.0, &indices.0, &carry, &carryIndex)

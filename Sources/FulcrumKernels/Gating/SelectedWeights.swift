@@ -35,7 +35,7 @@ func selectedSoftmax(
 /// logit, with the same arithmetic per lane. Cost: k vector exponentials for the 8 tokens.
 @inline(__always)
 func selectedSoftmaxOfLanes(_ slots: UnsafeMutablePointer<Float>, count k: Int) {
-    @inline(__always) func slot(_ a: Int) -> SIMD8<Float> { UnsafePointer(slots).loadVector(at: 8 &* a) }
+    @inline(__always) func slot(_ a: Int) -> SIMD8<Float> { UnsafePointer(slots).loadVector(at: 8 &* a, as: SIMD8<Float>.self) }
     var m = slot(0)
     for a in 1..<k { m = Float.maximum(m, slot(a)) }
     var total = SIMD8<Float>()

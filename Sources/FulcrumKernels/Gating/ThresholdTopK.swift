@@ -49,7 +49,7 @@ struct ThresholdTopK {
         LaneLists.withEmpty(levels: LaneLists.levels(k: selector.capacity, count: count)) { lists in
             var j = 0
             while j < count {
-                lists.insert(j &+ 8 <= count ? keys.loadVector(at: j) : keys.loadVector(at: j, count: count &- j, padding: -.infinity))
+                lists.insert(j &+ 8 <= count ? keys.loadVector(at: j, as: SIMD8<Float>.self) : keys.loadVector(at: j, count: count &- j, padding: -.infinity, as: SIMD8<Float>.self))
                 j &+= 8
             }
             select(keys, count: count, lists: &lists, into: &selector)
@@ -63,7 +63,7 @@ struct ThresholdTopK {
         let (t, above) = lists.popThreshold(k: k)
         var chosen = gather(keys, count: count, threshold: t, equalWanted: k &- above, k: k)
         // Lanes k..<8 of the chosen keys: −∞, below every finite key.
-        chosen = Float.select(where: Float.laneIndices, isLessThan: Keys(repeating: Float(k)), chosen, else: Keys(repeating: -.infinity))
+        chosen = Float.select(where: SIMD8<Float>.laneIndices, isLessThan: Keys(repeating: Float(k)), chosen, else: Keys(repeating: -.infinity))
         for a in 0..<k {
             let key = candidateKey[a]
             let broadcast = Keys(repeating: key)
@@ -90,10 +90,10 @@ struct ThresholdTopK {
             while j < end {
                 var lanes: UInt32
                 if j &+ 8 <= count {
-                    lanes = fulcrum_lanes_less_equal_float8(broadcast, keys.loadVector(at: j))
+                    lanes = fulcrum_lanes_less_equal_float8(broadcast, keys.loadVector(at: j, as: SIMD8<Float>.self))
                 } else {
                     // Only the lanes of the row: padding must not pass a threshold of −∞.
-                    let v = keys.loadVector(at: j, count: count &- j, padding: -.infinity)
+                    let v = keys.loadVector(at: j, count: count &- j, padding: -.infinity, as: SIMD8<Float>.self)
                     lanes = fulcrum_lanes_less_equal_float8(broadcast, v) & ((1 << UInt32(count &- j)) &- 1)
                 }
                 word |= UInt64(lanes) << UInt64(j &- start)

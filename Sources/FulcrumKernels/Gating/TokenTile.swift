@@ -40,7 +40,7 @@ struct TokenTile {
 
     /// Column e of the tile's rows, one token per lane.
     @inline(__always)
-    func column(_ e: Int) -> SIMD8<Float> { UnsafePointer(columns).loadVector(at: 8 &* e) }
+    func column(_ e: Int) -> SIMD8<Float> { UnsafePointer(columns).loadVector(at: 8 &* e, as: SIMD8<Float>.self) }
 
     @inline(__always)
     func setColumn(_ e: Int, _ v: SIMD8<Float>) { columns.storeVector(v, at: 8 &* e) }
@@ -61,7 +61,7 @@ struct TokenTile {
             } else {
                 for r in 0..<Self.lanes {
                     let row = first + min(r, rows.count &- 1) &* stride
-                    staging.storeVector(row.loadVector(at: j, count: width, padding: 0), at: 8 &* r)
+                    staging.storeVector(row.loadVector(at: j, count: width, padding: 0, as: SIMD8<Float>.self), at: 8 &* r)
                 }
                 fulcrum_transpose_float8x8(staging, 8, columns + 8 &* j, 8)
             }
@@ -85,7 +85,7 @@ struct TokenTile {
             } else {
                 fulcrum_transpose_float8x8(columns + 8 &* j, 8, staging, 8)
                 for r in 0..<rows.count {
-                    (first + r &* stride).storeVector(UnsafePointer(staging).loadVector(at: 8 &* r), at: j, count: width)
+                    (first + r &* stride).storeVector(UnsafePointer(staging).loadVector(at: 8 &* r, as: SIMD8<Float>.self), at: j, count: width)
                 }
             }
             j &+= 8

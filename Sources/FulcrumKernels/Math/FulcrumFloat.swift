@@ -8,37 +8,14 @@ import Darwin
 
 /// The floating-point types Fulcrum's kernels run on: `Float` and `Double`.
 ///
-/// Each type brings the SIMD vector the kernels use (8 × `Float` or 4 × `Double`, one AVX2
-/// register), a vector multiply-add that is a fused multiply-add when the build targets a CPU with
-/// FMA and a plain multiply and add otherwise (never a per-lane library call), and vector `exp`,
-/// `log` and `tanh` whose accuracy the tests check against the system libm.
+/// Each type brings the SIMD vector the row kernels use (16 × `Float`: one AVX-512 register or two
+/// AVX2 ones, so that a loop's work takes half the out-of-order window entries of 8 lanes on
+/// AVX-512 and is unrolled twice on AVX2; 4 × `Double`), the lane operations of `LaneVector`, and
+/// vector `exp` and `log` whose accuracy the tests check against the system libm.
 public protocol FulcrumFloat: BinaryFloatingPoint, SIMDScalar, Sendable, Codable, LosslessStringConvertible
-where Vector.Scalar == Self, Vector.MaskStorage: Sendable {
-    /// One SIMD register of this type.
-    associatedtype Vector: SIMD & Sendable
-
-    /// `a * b + c`, fused when the target has FMA, in registers either way.
-    static func multiplyAdd(_ a: Vector, _ b: Vector, _ c: Vector) -> Vector
-
-    /// The lane-wise maximum: `a` where `a > b`, else `b` (so a NaN in `b` wins). One maxps/maxpd.
-    static func maximum(_ a: Vector, _ b: Vector) -> Vector
-
-    /// The largest lane of `v`, by a shuffle-and-max tree (Swift's `SIMD.max()` is an
-    /// out-of-line call). Unspecified which lane wins when one is NaN: probe finiteness separately.
-    static func largestLane(_ v: Vector) -> Self
-
-    /// Lane-wise `a < b ? x : y` (false for NaN lanes). One compare and a blend.
-    static func select(where a: Vector, isLessThan b: Vector, _ x: Vector, else y: Vector) -> Vector
-
-    /// Lane-wise `x` where the sign bit of `a` is set (negative values, −0 and NaNs with the sign
-    /// bit), else `y`: one blend on the sign bit, no compare.
-    static func select(whereSignOf a: Vector, _ x: Vector, else y: Vector) -> Vector
-
-    /// −|v| per lane (the sign bit set; NaN stays NaN): one bitwise or.
-    static func negativeMagnitude(_ v: Vector) -> Vector
-
-    /// The vector (0, 1, 2, …, width − 1).
-    static var laneIndices: Vector { get }
+where Vector.Scalar == Self {
+    /// The SIMD vector of this type that the row kernels use.
+    associatedtype Vector: LaneVector
 
     /// eˣ per lane; see `Float.exp(_:)` and `Double.exp(_:)` for the error bounds.
     static func exp(_ x: Vector) -> Vector
@@ -62,6 +39,42 @@ where Vector.Scalar == Self, Vector.MaskStorage: Sendable {
     static func pow(_ x: Self, _ y: Self) -> Self
     /// Hyperbolic tangent of one value (the system libm).
     static func tanh(_ x: Self) -> Self
+}
+
+// The lane operations of `LaneVector` as static functions of the scalar type, generic over the
+// vector width: `T.multiplyAdd(a, b, c)` reads like the scalar code it replaces.
+extension FulcrumFloat {
+    /// `a * b + c` per lane; see `LaneVector.multiplyAdd(_:_:_:)`.
+    @inlinable @inline(__always)
+    public static func multiplyAdd<V: LaneVector>(_ a: V, _ b: V, _ c: V) -> V where V.Scalar == Self { V.multiplyAdd(a, b, c) }
+
+    /// The lane-wise maximum; see `LaneVector.maximum(_:_:)`.
+    @inlinable @inline(__always)
+    public static func maximum<V: LaneVector>(_ a: V, _ b: V) -> V where V.Scalar == Self { V.maximum(a, b) }
+
+    /// The largest lane; see `LaneVector.largestLane(_:)`.
+    @inlinable @inline(__always)
+    public static func largestLane<V: LaneVector>(_ v: V) -> Self where V.Scalar == Self { V.largestLane(v) }
+
+    /// Lane-wise `a < b ? x : y`; see `LaneVector.select(where:isLessThan:_:else:)`.
+    @inlinable @inline(__always)
+    public static func select<V: LaneVector>(where a: V, isLessThan b: V, _ x: V, else y: V) -> V where V.Scalar == Self {
+        V.select(where: a, isLessThan: b, x, else: y)
+    }
+
+    /// Lane-wise `x` where the sign bit of `a` is set, else `y`; see `LaneVector.select(whereSignOf:_:else:)`.
+    @inlinable @inline(__always)
+    public static func select<V: LaneVector>(whereSignOf a: V, _ x: V, else y: V) -> V where V.Scalar == Self {
+        V.select(whereSignOf: a, x, else: y)
+    }
+
+    /// −|v| per lane; see `LaneVector.negativeMagnitude(_:)`.
+    @inlinable @inline(__always)
+    public static func negativeMagnitude<V: LaneVector>(_ v: V) -> V where V.Scalar == Self { V.negativeMagnitude(v) }
+
+    /// The row vector (0, 1, 2, …, vectorWidth − 1).
+    @inlinable @inline(__always)
+    public static var laneIndices: Vector { Vector.laneIndices }
 }
 
 extension FulcrumFloat {
@@ -94,34 +107,7 @@ extension FulcrumFloat {
 }
 
 extension Float: FulcrumFloat {
-    public typealias Vector = SIMD8<Float>
-
-    @inlinable @inline(__always)
-    public static func multiplyAdd(_ a: Vector, _ b: Vector, _ c: Vector) -> Vector {
-        fulcrum_multiply_add_float8(a, b, c)
-    }
-
-    @inlinable @inline(__always)
-    public static func maximum(_ a: Vector, _ b: Vector) -> Vector { fulcrum_maximum_float8(a, b) }
-
-    @inlinable @inline(__always)
-    public static func largestLane(_ v: Vector) -> Float { fulcrum_largest_lane_float8(v) }
-
-    @inlinable @inline(__always)
-    public static func select(where a: Vector, isLessThan b: Vector, _ x: Vector, else y: Vector) -> Vector {
-        fulcrum_select_less_float8(a, b, x, y)
-    }
-
-    @inlinable @inline(__always)
-    public static func select(whereSignOf a: Vector, _ x: Vector, else y: Vector) -> Vector {
-        fulcrum_select_sign_float8(a, x, y)
-    }
-
-    @inlinable @inline(__always)
-    public static func negativeMagnitude(_ v: Vector) -> Vector { fulcrum_negative_magnitude_float8(v) }
-
-    @inlinable @inline(__always)
-    public static var laneIndices: Vector { Vector(0, 1, 2, 3, 4, 5, 6, 7) }
+    public typealias Vector = SIMD16<Float>
 
     @inlinable @inline(__always) public static func exp(_ x: Float) -> Float { expf(x) }
     @inlinable @inline(__always) public static func log(_ x: Float) -> Float { logf(x) }
@@ -133,33 +119,6 @@ extension Float: FulcrumFloat {
 
 extension Double: FulcrumFloat {
     public typealias Vector = SIMD4<Double>
-
-    @inlinable @inline(__always)
-    public static func multiplyAdd(_ a: Vector, _ b: Vector, _ c: Vector) -> Vector {
-        fulcrum_multiply_add_double4(a, b, c)
-    }
-
-    @inlinable @inline(__always)
-    public static func maximum(_ a: Vector, _ b: Vector) -> Vector { fulcrum_maximum_double4(a, b) }
-
-    @inlinable @inline(__always)
-    public static func largestLane(_ v: Vector) -> Double { fulcrum_largest_lane_double4(v) }
-
-    @inlinable @inline(__always)
-    public static func select(where a: Vector, isLessThan b: Vector, _ x: Vector, else y: Vector) -> Vector {
-        fulcrum_select_less_double4(a, b, x, y)
-    }
-
-    @inlinable @inline(__always)
-    public static func select(whereSignOf a: Vector, _ x: Vector, else y: Vector) -> Vector {
-        fulcrum_select_sign_double4(a, x, y)
-    }
-
-    @inlinable @inline(__always)
-    public static func negativeMagnitude(_ v: Vector) -> Vector { fulcrum_negative_magnitude_double4(v) }
-
-    @inlinable @inline(__always)
-    public static var laneIndices: Vector { Vector(0, 1, 2, 3) }
 
     @inlinable @inline(__always) public static func exp(_ x: Double) -> Double { libmExp(x) }
     @inlinable @inline(__always) public static func log(_ x: Double) -> Double { libmLog(x) }

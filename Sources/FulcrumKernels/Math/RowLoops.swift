@@ -15,7 +15,8 @@ public func forEachVector<T: FulcrumFloat>(_: T.Type, from a: Int, to b: Int, _ 
 }
 
 /// Σ of `term(j, count)` over `a ..< b`: vector partial sums in T per 512-element chunk, chunks
-/// added in Double, so the rounding error stays that of a 64-term sum per lane.
+/// added in Double, so the rounding error stays that of a sum of 512 / vectorWidth terms per lane
+/// (32 for Float, 128 for Double).
 @inlinable @inline(__always)
 public func chunkedSum<T: FulcrumFloat>(_: T.Type, from a: Int, to b: Int, _ term: (Int, Int) -> T.Vector) -> Double {
     var total = 0.0

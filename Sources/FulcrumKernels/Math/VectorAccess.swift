@@ -27,25 +27,37 @@ extension UnsafePointer {
 extension UnsafePointer where Pointee: FulcrumFloat {
     /// The vector of `Pointee.vectorWidth` elements starting at `self[j]` (any alignment).
     @inlinable @inline(__always)
-    public func loadVector(at j: Int) -> Pointee.Vector {
-        UnsafeRawPointer(self + j).loadUnaligned(as: Pointee.Vector.self)
+    public func loadVector(at j: Int) -> Pointee.Vector { loadVector(at: j, as: Pointee.Vector.self) }
+
+    /// The vector of `V.scalarCount` elements starting at `self[j]` (any alignment): the 8-lane
+    /// tiles of the gating and nearest-neighbour kernels.
+    @inlinable @inline(__always)
+    public func loadVector<V: SIMD>(at j: Int, as _: V.Type = V.self) -> V where V.Scalar == Pointee {
+        UnsafeRawPointer(self + j).loadUnaligned(as: V.self)
     }
 
     /// The `count ≤ vectorWidth` elements from `self[j]`, the other lanes set to `padding`.
     @inlinable @inline(__always)
     public func loadVector(at j: Int, count: Int, padding: Pointee = 0) -> Pointee.Vector {
-        if count == Pointee.vectorWidth { return loadVector(at: j) }
-        var v = Pointee.Vector(repeating: padding)
+        loadVector(at: j, count: count, padding: padding, as: Pointee.Vector.self)
+    }
+
+    /// The `count ≤ V.scalarCount` elements from `self[j]`, the other lanes set to `padding`.
+    @inlinable @inline(__always)
+    public func loadVector<V: SIMD>(at j: Int, count: Int, padding: Pointee = 0, as _: V.Type = V.self) -> V
+    where V.Scalar == Pointee {
+        if count == V.scalarCount { return loadVector(at: j) }
+        var v = V(repeating: padding)
         for lane in 0..<count { v[lane] = self[j + lane] }
         return v
     }
 }
 
 extension UnsafeMutablePointer where Pointee: FulcrumFloat {
-    /// Stores `v` at `self[j ..< j + vectorWidth]` (any alignment).
+    /// Stores `v` at `self[j ..< j + v.scalarCount]` (any alignment).
     @inlinable @inline(__always)
-    public func storeVector(_ v: Pointee.Vector, at j: Int) {
-        UnsafeMutableRawPointer(self + j).storeBytes(of: v, as: Pointee.Vector.self)
+    public func storeVector<V: SIMD>(_ v: V, at j: Int) where V.Scalar == Pointee {
+        UnsafeMutableRawPointer(self + j).storeBytes(of: v, as: V.self)
     }
 
     /// Hints that `self[j]` will be written soon (a cache prefetch for ownership; never faults,
@@ -55,11 +67,10 @@ extension UnsafeMutablePointer where Pointee: FulcrumFloat {
         fulcrum_prefetch_write(UnsafeRawPointer(bitPattern: Int(bitPattern: self) &+ j &* MemoryLayout<Pointee>.stride))
     }
 
-    /// Stores the first `count ≤ vectorWidth` lanes of `v` at `self[j ..< j + count]`.
+    /// Stores the first `count ≤ v.scalarCount` lanes of `v` at `self[j ..< j + count]`.
     @inlinable @inline(__always)
-    public func storeVector(_ v: Pointee.Vector, at j: Int, count: Int) {
-        if count == Pointee.vectorWidth { return storeVector(v, at: j) }
+    public func storeVector<V: SIMD>(_ v: V, at j: Int, count: Int) where V.Scalar == Pointee {
+        if count == V.scalarCount { return storeVector(v, at: j) }
         for lane in 0..<count { self[j + lane] = v[lane] }
     }
 }
-

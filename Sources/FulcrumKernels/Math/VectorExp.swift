@@ -12,12 +12,12 @@ extension Float {
     /// magic-number rounding of x·log₂e, two-part ln 2, and eʳ ≈ 1 + r + r²·P(r) with a
     /// degree-4 minimax P.
     @inlinable @inline(__always)
-    static func reducedExponential(_ x: Vector) -> (y: Vector, k: SIMD8<Int32>) {
-        let magic = Vector(repeating: 12_582_912)  // 1.5·2²³
-        let t = multiplyAdd(x, Vector(repeating: 1.442_695_04), magic)
+    static func reducedExponential<V: LaneVector>(_ x: V) -> (y: V, k: V.Bits) where V.Scalar == Float {
+        let magic = V(repeating: 12_582_912)  // 1.5·2²³
+        let t = multiplyAdd(x, V(repeating: 1.442_695_04), magic)
         let n = t - magic
-        var r = multiplyAdd(n, Vector(repeating: -0.693_359_375), x)
-        r = multiplyAdd(n, Vector(repeating: 2.121_944_4e-4), r)
+        var r = multiplyAdd(n, V(repeating: -0.693_359_375), x)
+        r = multiplyAdd(n, V(repeating: 2.121_944_4e-4), r)
         // P(r) = c₀ + c₁r + … + c₄r⁴, a minimax fit of (eʳ − 1 − r)/r² on |r| ≤ ln2/2 whose own
         // error is 0.05 ulp, by Estrin's scheme: (c₀ + c₁r) + r²·((c₂ + c₃r) + r²·c₄). With the
         // last step that is 5 multiply-adds and one multiply, as many as Horner's rule, but 3
@@ -26,12 +26,12 @@ extension Float {
         // is within 1.27 ulp of the exact eˣ (all were checked once against the Double exp; the
         // tests sweep densely against a 2-ulp bound).
         let r2 = r * r
-        let low = multiplyAdd(Vector(repeating: 1.666_652_1e-1), r, Vector(repeating: 4.999_999_4e-1))
-        let high = multiplyAdd(Vector(repeating: 8.368_745_4e-3), r, Vector(repeating: 4.166_838_9e-2))
-        let p = multiplyAdd(multiplyAdd(Vector(repeating: 1.381_453_9e-3), r2, high), r2, low)
+        let low = multiplyAdd(V(repeating: 1.666_652_1e-1), r, V(repeating: 4.999_999_4e-1))
+        let high = multiplyAdd(V(repeating: 8.368_745_4e-3), r, V(repeating: 4.166_838_9e-2))
+        let p = multiplyAdd(multiplyAdd(V(repeating: 1.381_453_9e-3), r2, high), r2, low)
         // 1 + r is formed beside the polynomial, off its dependency chain.
         let y = multiplyAdd(p, r2, r + 1)
-        return (y, unsafeBitCast(t, to: SIMD8<Int32>.self) &- unsafeBitCast(magic, to: SIMD8<Int32>.self))
+        return (y, unsafeBitCast(t, to: V.Bits.self) &- unsafeBitCast(magic, to: V.Bits.self))
     }
 
     /// eˣ per lane. Within 2 ulp of the correctly rounded result on [−104, 89] (subnormal results
@@ -39,15 +39,15 @@ extension Float {
     /// underflow threshold (x < −103.98) and +∞ above overflow (x > 88.73); NaN stays NaN.
     ///
     /// Cost: 5 multiply-adds and 1 multiply for the polynomial plus the range reduction,
-    /// about 20 instructions per 8 lanes, no table and no division.
+    /// about 20 instructions per vector, no table and no division.
     @inlinable @inline(__always)
-    public static func exp(_ x: Vector) -> Vector {
-        let (low, high) = (Vector(repeating: -110), Vector(repeating: 100))
+    public static func exp<V: LaneVector>(_ x: V) -> V where V.Scalar == Float {
+        let (low, high) = (V(repeating: -110), V(repeating: 100))
         let x = select(where: high, isLessThan: x, high, else: select(where: x, isLessThan: low, low, else: x))
         let (y, k) = reducedExponential(x)
         let half = k &>> 1
-        let scaleA = unsafeBitCast((half &+ 127) &<< 23, to: Vector.self)
-        let scaleB = unsafeBitCast((k &- half &+ 127) &<< 23, to: Vector.self)
+        let scaleA = unsafeBitCast((half &+ 127) &<< 23, to: V.self)
+        let scaleB = unsafeBitCast((k &- half &+ 127) &<< 23, to: V.self)
         return y * scaleA * scaleB
     }
 
@@ -58,10 +58,10 @@ extension Float {
     /// scale factor instead of two and no overflow clamp: about a fifth fewer instructions than
     /// `exp(_:)`.
     @inlinable @inline(__always)
-    public static func exponentialOfShift(_ x: Vector) -> Vector {
+    public static func exponentialOfShift<V: LaneVector>(_ x: V) -> V where V.Scalar == Float {
         let (y, k) = reducedExponential(x)
-        let scale = unsafeBitCast((k &+ 127) &<< 23, to: Vector.self)
-        return select(where: x, isLessThan: Vector(repeating: -87.33), Vector(), else: y * scale)
+        let scale = unsafeBitCast((k &+ 127) &<< 23, to: V.self)
+        return select(where: x, isLessThan: V(repeating: -87.33), V(), else: y * scale)
     }
 }
 

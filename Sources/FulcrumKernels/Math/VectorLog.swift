@@ -10,23 +10,22 @@ extension Float {
     /// Natural logarithm per lane, within 2 ulp of the correctly rounded result for every positive
     /// Float (checked against the system libm over a dense sweep including subnormals).
     @inlinable @inline(__always)
-    public static func log(_ x: Vector) -> Vector {
-        let subnormal = x .< Float.leastNormalMagnitude
-        let scaled = x.replacing(with: x * 33_554_432, where: subnormal)  // 2²⁵
-        var bits = unsafeBitCast(scaled, to: SIMD8<Int32>.self) &+ (0x3F80_0000 - 0x3F35_04F3)
-        var k = (bits &>> 23) &- 0x7F
-        k.replace(with: k &- 25, where: subnormal)
+    public static func log<V: LaneVector>(_ x: V) -> V where V.Scalar == Float {
+        let tiny = V(repeating: Float.leastNormalMagnitude)
+        let scaled = select(where: x, isLessThan: tiny, x * 33_554_432, else: x)  // 2²⁵
+        var bits = unsafeBitCast(scaled, to: V.Bits.self) &+ (0x3F80_0000 - 0x3F35_04F3)
+        let k = (bits &>> 23) &- 0x7F
         bits = (bits & 0x007F_FFFF) &+ 0x3F35_04F3
-        let f = unsafeBitCast(bits, to: Vector.self) - 1
+        let f = unsafeBitCast(bits, to: V.self) - 1
         let s = f / (f + 2)
         let z = s * s
         let w = z * z
-        let t1 = w * multiplyAdd(w, Vector(repeating: 0.242_790_788_41), Vector(repeating: 0.400_009_721_52))
-        let t2 = z * multiplyAdd(w, Vector(repeating: 0.284_987_866_88), Vector(repeating: 0.666_666_626_93))
+        let t1 = w * multiplyAdd(w, V(repeating: 0.242_790_788_41), V(repeating: 0.400_009_721_52))
+        let t2 = z * multiplyAdd(w, V(repeating: 0.284_987_866_88), V(repeating: 0.666_666_626_93))
         let halfSquare = f * f * 0.5
-        let dk = Vector(k)
+        let dk = select(where: x, isLessThan: tiny, V(k) - 25, else: V(k))
         var y = multiplyAdd(s, halfSquare + t1 + t2, dk * 9.058_000_614_5e-6) - halfSquare + f
-        y = multiplyAdd(dk, Vector(repeating: 0.693_138_122_56), y)
+        y = multiplyAdd(dk, V(repeating: 0.693_138_122_56), y)
         return logSpecialValues(x, y)
     }
 }
@@ -64,13 +63,13 @@ extension FulcrumFloat {
     /// Patches the special values of log into the polynomial result `y` of `x`, with the
     /// compare-and-blend `select` (generic SIMD mask operations compile to per-lane loops here).
     @inlinable @inline(__always)
-    static func logSpecialValues(_ x: Vector, _ y: Vector) -> Vector {
-        let zero = Vector()
+    static func logSpecialValues<V: LaneVector>(_ x: V, _ y: V) -> V where V.Scalar == Self {
+        let zero = V()
         // +∞ and NaN give x itself; finite x keeps y.
-        let large = select(where: x, isLessThan: Vector(repeating: .infinity), y, else: x)
+        let large = select(where: x, isLessThan: V(repeating: .infinity), y, else: x)
         // ±0 give −∞, x < 0 gives NaN, and NaN stays NaN (−∞ + (x − x)).
-        let nonPositive = select(where: x, isLessThan: zero, Vector(repeating: .nan),
-                                 else: Vector(repeating: -.infinity) + (x - x))
+        let nonPositive = select(where: x, isLessThan: zero, V(repeating: .nan),
+                                 else: V(repeating: -.infinity) + (x - x))
         return select(where: zero, isLessThan: x, large, else: nonPositive)
     }
 }

@@ -1,0 +1,98 @@
+import CBLASShim
+
+/// A SIMD vector that Fulcrum's vector math runs on: `SIMD16<Float>` (`Float.Vector`, the row
+/// kernels), `SIMD8<Float>` (the 8-token tiles of the gating and nearest-neighbour kernels) and
+/// `SIMD4<Double>` (`Double.Vector`).
+///
+/// Each requirement is one C-shim operation per vector type, one or two instructions per register
+/// on any target (Swift's generic SIMD mask operations can lose their vectorisation after
+/// specialisation, and its `addingProduct` is a per-lane library call without FMA). The vector
+/// functions built on them (`Float.exp(_:)`, `Float.log(_:)`, …) are written once, generic over
+/// this protocol, so every width runs the same code.
+public protocol LaneVector: SIMD & Sendable where Scalar: BinaryFloatingPoint, MaskStorage: Sendable {
+    /// Integer lanes of the scalar's width: bit patterns for exponent arithmetic.
+    associatedtype Bits: SIMD where Bits.Scalar: FixedWidthInteger & SignedInteger
+
+    /// `a * b + c`, fused when the target has FMA (`-Xswiftc -target-cpu -Xswiftc native`), a
+    /// multiply and an add otherwise; in registers either way.
+    static func multiplyAdd(_ a: Self, _ b: Self, _ c: Self) -> Self
+    /// The lane-wise maximum: `a` where `a > b`, else `b` (so a NaN in `b` wins). One maxps/maxpd.
+    static func maximum(_ a: Self, _ b: Self) -> Self
+    /// The largest lane, by a shuffle-and-max tree (Swift's `SIMD.max()` is an out-of-line call).
+    /// Unspecified which lane wins when one is NaN: probe finiteness separately.
+    static func largestLane(_ v: Self) -> Scalar
+    /// Lane-wise `a < b ? x : y` (false for NaN lanes). One compare and a blend.
+    static func select(where a: Self, isLessThan b: Self, _ x: Self, else y: Self) -> Self
+    /// Lane-wise `x` where the sign bit of `a` is set (negative values, −0 and NaNs with the sign
+    /// bit), else `y`: one blend on the sign bit, no compare.
+    static func select(whereSignOf a: Self, _ x: Self, else y: Self) -> Self
+    /// −|v| per lane (the sign bit set; NaN stays NaN): one bitwise or.
+    static func negativeMagnitude(_ v: Self) -> Self
+    /// The vector (0, 1, 2, …, scalarCount − 1).
+    static var laneIndices: Self { get }
+    /// Each integer lane converted to the scalar type.
+    init(_ bits: Bits)
+}
+
+extension SIMD16: LaneVector where Scalar == Float {
+    public typealias Bits = SIMD16<Int32>
+
+    @inlinable @inline(__always)
+    public static func multiplyAdd(_ a: Self, _ b: Self, _ c: Self) -> Self { fulcrum_multiply_add_float16(a, b, c) }
+    @inlinable @inline(__always)
+    public static func maximum(_ a: Self, _ b: Self) -> Self { fulcrum_maximum_float16(a, b) }
+    @inlinable @inline(__always)
+    public static func largestLane(_ v: Self) -> Float { fulcrum_largest_lane_float16(v) }
+    @inlinable @inline(__always)
+    public static func select(where a: Self, isLessThan b: Self, _ x: Self, else y: Self) -> Self {
+        fulcrum_select_less_float16(a, b, x, y)
+    }
+    @inlinable @inline(__always)
+    public static func select(whereSignOf a: Self, _ x: Self, else y: Self) -> Self { fulcrum_select_sign_float16(a, x, y) }
+    @inlinable @inline(__always)
+    public static func negativeMagnitude(_ v: Self) -> Self { fulcrum_negative_magnitude_float16(v) }
+    @inlinable @inline(__always)
+    public static var laneIndices: Self { Self(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15) }
+}
+
+extension SIMD8: LaneVector where Scalar == Float {
+    public typealias Bits = SIMD8<Int32>
+
+    @inlinable @inline(__always)
+    public static func multiplyAdd(_ a: Self, _ b: Self, _ c: Self) -> Self { fulcrum_multiply_add_float8(a, b, c) }
+    @inlinable @inline(__always)
+    public static func maximum(_ a: Self, _ b: Self) -> Self { fulcrum_maximum_float8(a, b) }
+    @inlinable @inline(__always)
+    public static func largestLane(_ v: Self) -> Float { fulcrum_largest_lane_float8(v) }
+    @inlinable @inline(__always)
+    public static func select(where a: Self, isLessThan b: Self, _ x: Self, else y: Self) -> Self {
+        fulcrum_select_less_float8(a, b, x, y)
+    }
+    @inlinable @inline(__always)
+    public static func select(whereSignOf a: Self, _ x: Self, else y: Self) -> Self { fulcrum_select_sign_float8(a, x, y) }
+    @inlinable @inline(__always)
+    public static func negativeMagnitude(_ v: Self) -> Self { fulcrum_negative_magnitude_float8(v) }
+    @inlinable @inline(__always)
+    public static var laneIndices: Self { Self(0, 1, 2, 3, 4, 5, 6, 7) }
+}
+
+extension SIMD4: LaneVector where Scalar == Double {
+    public typealias Bits = SIMD4<Int64>
+
+    @inlinable @inline(__always)
+    public static func multiplyAdd(_ a: Self, _ b: Self, _ c: Self) -> Self { fulcrum_multiply_add_double4(a, b, c) }
+    @inlinable @inline(__always)
+    public static func maximum(_ a: Self, _ b: Self) -> Self { fulcrum_maximum_double4(a, b) }
+    @inlinable @inline(__always)
+    public static func largestLane(_ v: Self) -> Double { fulcrum_largest_lane_double4(v) }
+    @inlinable @inline(__always)
+    public static func select(where a: Self, isLessThan b: Self, _ x: Self, else y: Self) -> Self {
+        fulcrum_select_less_double4(a, b, x, y)
+    }
+    @inlinable @inline(__always)
+    public static func select(whereSignOf a: Self, _ x: Self, else y: Self) -> Self { fulcrum_select_sign_double4(a, x, y) }
+    @inlinable @inline(__always)
+    public static func negativeMagnitude(_ v: Self) -> Self { fulcrum_negative_magnitude_double4(v) }
+    @inlinable @inline(__always)
+    public static var laneIndices: Self { Self(0, 1, 2, 3) }
+}
