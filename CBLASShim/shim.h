@@ -61,6 +61,28 @@ FULCRUM_LANE_OPERATIONS(float8, float, int, 8, 0x80000000)
 FULCRUM_LANE_OPERATIONS(float16, float, int, 16, 0x80000000)
 FULCRUM_LANE_OPERATIONS(double4, double, long, 4, 0x8000000000000000UL)
 
+// The sum of the lanes by halving (v.lo + v.hi, then again): log₂(width) adds deep, where
+// Swift's `SIMD.sum()` adds the lanes one after another (15 dependent adds for 16 lanes).
+typedef float fulcrum_float4 __attribute__((ext_vector_type(4)));
+typedef float fulcrum_float2 __attribute__((ext_vector_type(2)));
+typedef double fulcrum_double2 __attribute__((ext_vector_type(2)));
+
+static inline __attribute__((always_inline))
+float fulcrum_sum_of_lanes_float8(fulcrum_float8 v) {
+    fulcrum_float4 q = v.lo + v.hi;
+    fulcrum_float2 p = q.lo + q.hi;
+    return p.x + p.y;
+}
+
+static inline __attribute__((always_inline))
+float fulcrum_sum_of_lanes_float16(fulcrum_float16 v) { return fulcrum_sum_of_lanes_float8(v.lo + v.hi); }
+
+static inline __attribute__((always_inline))
+double fulcrum_sum_of_lanes_double4(fulcrum_double4 v) {
+    fulcrum_double2 p = v.lo + v.hi;
+    return p.x + p.y;
+}
+
 typedef fulcrum_float8_bits fulcrum_int8;
 
 // Lane-wise signed maximum and minimum of 32-bit integers (one pmaxsd/pminsd each): the sorted

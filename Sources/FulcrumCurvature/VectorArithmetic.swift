@@ -40,7 +40,7 @@ enum VectorArithmetic {
             s1 = T.multiplyAdd(load(a, j + w), load(b, j + w), s1)
             j += 2 * w
         }
-        var total = Double((s0 + s1).sum())
+        var total = Double(T.sumOfLanes(s0 + s1))
         while j < range.upperBound {
             total += Double(a[j]) * Double(b[j])
             j += 1

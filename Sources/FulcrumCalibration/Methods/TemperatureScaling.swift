@@ -160,7 +160,7 @@ func shiftedMoments(_ x: UnsafePointer<Float>, _ g: UnsafePointer<Float>, count:
         b += gd * d
         j += 8
     }
-    var (first, second) = (Double(a.sum()), Double(b.sum()))
+    var (first, second) = (Double(Float.sumOfLanes(a)), Double(Float.sumOfLanes(b)))
     while j < count {
         let d = Double(x[j] - t), gd = Double(g[j]) * d
         first += gd

@@ -28,7 +28,7 @@ struct RowSummary {
             index &+= 8
             j += 8
         }
-        var (sum, minimum, maximum) = (s.sum(), lo.min(), hi.max())
+        var (sum, minimum, maximum) = (Float.sumOfLanes(s), lo.min(), hi.max())
         var argmax = Int.max
         for lane in 0..<8 where hi[lane] == maximum { argmax = min(argmax, Int(at[lane])) }
         while j < count {

@@ -140,7 +140,7 @@ func crossEntropyRow<S: RowScores>(
         maxAfter = T.maximum(s.z, maxAfter)
         if onePass { shifted += exponentials(s.z, j, count) }
     }
-    guard probe.sum().isFinite else {
+    guard T.sumOfLanes(probe).isFinite else {
         outcome.nonFiniteColumn = (0..<classes).first { !scores.scores(at: $0, count: 1).probe[0].isFinite } ?? 0
         return outcome
     }
@@ -192,7 +192,7 @@ func crossEntropyRow<S: RowScores>(
     let shift = shiftedByTarget ? target.z : m
     let exponentialsRow = shiftedByTarget ? scratch : output
     let keep = S.reusesExponentials && destination != .nothing
-    let rest = shiftedByTarget ? Double(shifted.sum()) : chunkedSum(T.self, from: 0, to: classes) { j, count in
+    let rest = shiftedByTarget ? Double(T.sumOfLanes(shifted)) : chunkedSum(T.self, from: 0, to: classes) { j, count in
         upcoming?.prefetch(at: j)
         let e = T.exponentialOfShift(scores.scores(at: j, count: count).z - mv)
         if keep { output.unsafelyUnwrapped.storeVector(e, at: j, count: count) }

@@ -111,13 +111,13 @@ struct GatingBackwardRow {
         if j < experts {
             scores(x.loadVector(at: j, count: experts &- j, padding: -.infinity, as: SIMD8<Float>.self), x.loadVector(at: j, count: experts &- j, padding: 0, as: SIMD8<Float>.self), at: j)
         }
-        guard check.sum() == 0 else { return false }
+        guard Float.sumOfLanes(check) == 0 else { return false }
 
         // Pass 2: the dense part qⱼ(1 − σⱼ)(δⱼ − Σδq) + 2γ·lse·pⱼ.
         let twoGammaL = 2 * zLoss * lse
-        let sigmaSum = sumSigma.sum()
+        let sigmaSum = Float.sumOfLanes(sumSigma)
         let fallback = sigmaSum < sigmoidSumFloor
-        let offset = -(fallback ? dotP.sum() : dotSigma.sum() / sigmaSum)
+        let offset = -(fallback ? Float.sumOfLanes(dotP) : Float.sumOfLanes(dotSigma) / sigmaSum)
         @inline(__always) func dense(at j: Int) -> SIMD8<Float> {
             let p = UnsafePointer(probabilities).loadVector(at: j, as: SIMD8<Float>.self)
             let s = UnsafePointer(sigmoids).loadVector(at: j, as: SIMD8<Float>.self)

@@ -121,7 +121,7 @@ struct GatingRowRouter {
             check += v * 0
         }
         // A NaN in `best` is caught by `check`, which is NaN too.
-        return (Float.largestLane(best), check.sum() == 0)
+        return (Float.largestLane(best), Float.sumOfLanes(check) == 0)
     }
 
     /// Stores e^{xⱼ − m} in `scores` (0 in the padding, and for terms below 2⁻¹²⁶, which are
@@ -142,7 +142,7 @@ struct GatingRowRouter {
             scores.storeVector(e, at: j)
             total += e
         }
-        return total.sum()
+        return Float.sumOfLanes(total)
     }
 
     /// Turns `scores` into softmax probabilities or sigmoids and adds the load-balancing scores
@@ -172,7 +172,7 @@ struct GatingRowRouter {
                 keys.storeVector(sigma, at: j)
                 j &+= 8
             }
-            let sigmaSum = total.sum()
+            let sigmaSum = Float.sumOfLanes(total)
             let scale = SIMD8<Float>(repeating: sigmaSum < sigmoidSumFloor ? 0 : 1 / sigmaSum)
             let fallback = sigmaSum < sigmoidSumFloor ? inverse : SIMD8<Float>()
             j = 0

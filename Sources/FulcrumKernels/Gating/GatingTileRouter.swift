@@ -120,7 +120,7 @@ struct GatingTileRouter {
     mutating func flush() {
         guard let target = pendingTarget else { return }
         for e in 0..<experts {
-            target[e] += Double(UnsafePointer(pending).loadVector(at: 8 &* e, as: SIMD8<Float>.self).sum())
+            target[e] += Double(Float.sumOfLanes(UnsafePointer(pending).loadVector(at: 8 &* e, as: SIMD8<Float>.self)))
             pending.storeVector(SIMD8(), at: 8 &* e)
         }
         pendingTarget = nil

@@ -120,7 +120,7 @@ extension LinearHeadHessian {
         var acc = T.Vector()
         var j = 0
         while j < full { acc = T.multiplyAdd(p.loadVector(at: j), UnsafePointer(z).loadVector(at: j), acc); j += w }
-        var s = acc.sum()
+        var s = T.sumOfLanes(acc)
         while j < c { s += p[j] * z[j]; j += 1 }
         let (av, sv) = (T.Vector(repeating: a), T.Vector(repeating: s))
         j = 0

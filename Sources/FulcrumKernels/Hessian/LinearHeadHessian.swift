@@ -230,7 +230,7 @@ func requireFinite<T: FulcrumFloat>(_ m: MatrixView<T>, argument: String) throws
                 while j < full { acc += r.loadVector(at: j) * 0; j += w }
                 var tail = T(0)
                 while j < m.columns { tail += r[j] * 0; j += 1 }
-                if (acc.sum() + tail).isNaN { out.value[b] = i; return }
+                if (T.sumOfLanes(acc) + tail).isNaN { out.value[b] = i; return }
             }
         }
     }

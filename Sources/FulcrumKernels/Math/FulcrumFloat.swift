@@ -56,6 +56,10 @@ extension FulcrumFloat {
     @inlinable @inline(__always)
     public static func largestLane<V: LaneVector>(_ v: V) -> Self where V.Scalar == Self { V.largestLane(v) }
 
+    /// The sum of the lanes; see `LaneVector.sumOfLanes(_:)`.
+    @inlinable @inline(__always)
+    public static func sumOfLanes<V: LaneVector>(_ v: V) -> Self where V.Scalar == Self { V.sumOfLanes(v) }
+
     /// Lane-wise `a < b ? x : y`; see `LaneVector.select(where:isLessThan:_:else:)`.
     @inlinable @inline(__always)
     public static func select<V: LaneVector>(where a: V, isLessThan b: V, _ x: V, else y: V) -> V where V.Scalar == Self {

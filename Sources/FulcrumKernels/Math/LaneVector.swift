@@ -21,6 +21,9 @@ public protocol LaneVector: SIMD & Sendable where Scalar: BinaryFloatingPoint, M
     /// The largest lane, by a shuffle-and-max tree (Swift's `SIMD.max()` is an out-of-line call).
     /// Unspecified which lane wins when one is NaN: probe finiteness separately.
     static func largestLane(_ v: Self) -> Scalar
+    /// The sum of the lanes, by halving (log₂ width adds deep; Swift's `T.sumOfLanes(SIMD)` adds the
+    /// lanes one after another). The order is fixed, so results are reproducible.
+    static func sumOfLanes(_ v: Self) -> Scalar
     /// Lane-wise `a < b ? x : y` (false for NaN lanes). One compare and a blend.
     static func select(where a: Self, isLessThan b: Self, _ x: Self, else y: Self) -> Self
     /// Lane-wise `x` where the sign bit of `a` is set (negative values, −0 and NaNs with the sign
@@ -44,6 +47,8 @@ extension SIMD16: LaneVector where Scalar == Float {
     @inlinable @inline(__always)
     public static func largestLane(_ v: Self) -> Float { fulcrum_largest_lane_float16(v) }
     @inlinable @inline(__always)
+    public static func sumOfLanes(_ v: Self) -> Float { fulcrum_sum_of_lanes_float16(v) }
+    @inlinable @inline(__always)
     public static func select(where a: Self, isLessThan b: Self, _ x: Self, else y: Self) -> Self {
         fulcrum_select_less_float16(a, b, x, y)
     }
@@ -65,6 +70,8 @@ extension SIMD8: LaneVector where Scalar == Float {
     @inlinable @inline(__always)
     public static func largestLane(_ v: Self) -> Float { fulcrum_largest_lane_float8(v) }
     @inlinable @inline(__always)
+    public static func sumOfLanes(_ v: Self) -> Float { fulcrum_sum_of_lanes_float8(v) }
+    @inlinable @inline(__always)
     public static func select(where a: Self, isLessThan b: Self, _ x: Self, else y: Self) -> Self {
         fulcrum_select_less_float8(a, b, x, y)
     }
@@ -85,6 +92,8 @@ extension SIMD4: LaneVector where Scalar == Double {
     public static func maximum(_ a: Self, _ b: Self) -> Self { fulcrum_maximum_double4(a, b) }
     @inlinable @inline(__always)
     public static func largestLane(_ v: Self) -> Double { fulcrum_largest_lane_double4(v) }
+    @inlinable @inline(__always)
+    public static func sumOfLanes(_ v: Self) -> Double { fulcrum_sum_of_lanes_double4(v) }
     @inlinable @inline(__always)
     public static func select(where a: Self, isLessThan b: Self, _ x: Self, else y: Self) -> Self {
         fulcrum_select_less_double4(a, b, x, y)

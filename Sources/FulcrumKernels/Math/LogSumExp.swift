@@ -14,7 +14,7 @@ extension FulcrumFloat {
             probe += keepingLanes(below: n, of: v - v, fill: 0)
         }
         let m = largestLane(high)
-        let bad = probe.sum()
+        let bad = sumOfLanes(probe)
         if bad.isNaN {
             // NaN from x − x is a NaN or an infinity: NaN wins, then +∞.
             for j in 0..<count where x[j].isNaN { return x[j] }

@@ -25,7 +25,7 @@ public func chunkedSum<T: FulcrumFloat>(_: T.Type, from a: Int, to b: Int, _ ter
         let end = min(b, start &+ 512)
         var partial = T.Vector()
         forEachVector(T.self, from: start, to: end) { j, count in partial += term(j, count) }
-        total += Double(partial.sum())
+        total += Double(T.sumOfLanes(partial))
         start = end
     }
     return total

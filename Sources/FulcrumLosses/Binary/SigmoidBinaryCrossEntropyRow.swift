@@ -116,5 +116,5 @@ private func sigmoidRowPass<T: FulcrumFloat>(
         if plan.writesGradient, let gradient { gradient.storeVector(slope * scale, at: j, count: count) }
         return count == T.vectorWidth ? loss : T.keepingLanes(below: count, of: loss, fill: 0)
     }
-    return probe.sum() == 0 ? total : nil
+    return T.sumOfLanes(probe) == 0 ? total : nil
 }

@@ -90,14 +90,14 @@ func distillationRow<T: FulcrumFloat>(
         }
         let record = records + RowChunks.recordLength * chunk
         (record[0], record[1]) = (Double(ca), Double(cb))
-        (record[2], record[3], record[4]) = (Double(sa.sum()), Double(xa.sum()), Double(ea.sum()))
-        (record[5], record[6], record[7]) = (Double(sb.sum()), Double(xb.sum()), Double(eb.sum()))
+        (record[2], record[3], record[4]) = (Double(T.sumOfLanes(sa)), Double(T.sumOfLanes(xa)), Double(T.sumOfLanes(ea)))
+        (record[5], record[6], record[7]) = (Double(T.sumOfLanes(sb)), Double(T.sumOfLanes(xb)), Double(T.sumOfLanes(eb)))
         ma = max(ma, ca)
         mb = max(mb, cb)
         start = end
         chunk += 1
     }
-    guard probe.sum() == 0 else {
+    guard T.sumOfLanes(probe) == 0 else {
         outcome.isFinite = false
         return outcome
     }

@@ -60,12 +60,12 @@ func labelDistributionallyRobustRow<T: FulcrumFloat>(
             if needsTemperatureSlope { vw = T.multiplyAdd(e, d, vw) }
         }
         let record = records + RowChunks.recordLength * chunk
-        (record[0], record[1], record[2]) = (Double(chunkMaximum), Double(vs.sum()), Double(vw.sum()))
+        (record[0], record[1], record[2]) = (Double(chunkMaximum), Double(T.sumOfLanes(vs)), Double(T.sumOfLanes(vw)))
         m = max(m, chunkMaximum)
         start = end
         chunk += 1
     }
-    guard probe.sum() == 0 else {
+    guard T.sumOfLanes(probe) == 0 else {
         outcome.isFinite = false
         return outcome
     }
