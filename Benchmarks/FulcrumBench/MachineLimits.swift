@@ -14,7 +14,10 @@ final class MachineLimits {
     let triadOneThread: Double, triadAllThreads: Double
     /// Register-resident fp32 FMA rate in GFLOP/s on all threads (2 flops per lane per FMA).
     let fmaPeakGFLOPs: Double
-    /// Vector `exp` throughput on cache-resident Floats, Gelem/s on all threads.
+    /// Vector `exp` throughput on cache-resident Floats, Gelem/s on all threads, in `Float.Vector`s
+    /// (16 lanes, the widest the kernels use and the fastest here: on AVX-512 the 8-lane loop
+    /// runs about a third slower per element, so the gating kernel's 8-lane tiles are held to the
+    /// 16-lane rate).
     let expGelemsPerSecond: Double
     private var gemmRates: [String: Double] = [:]
     private let quick: Bool
@@ -178,17 +181,17 @@ final class MachineLimits {
             DispatchQueue.concurrentPerform(iterations: threads) { t in
                 var x = [Float](repeating: 0, count: count)
                 for i in 0..<count { x[i] = Float(i % 200) * -0.25 }
-                var total = SIMD8<Float>()
+                var total = Float.Vector()
                 x.withUnsafeBufferPointer { p in
                     for _ in 0..<repeats {
                         var j = 0
                         while j < count {
-                            total += Float.exp(UnsafeRawPointer(p.baseAddress! + j).loadUnaligned(as: SIMD8<Float>.self))
-                            j += 8
+                            total += Float.exp(p.baseAddress!.loadVector(at: j))
+                            j += Float.vectorWidth
                         }
                     }
                 }
-                sink.value[t] = total.sum()
+                sink.value[t] = Float.sumOfLanes(total)
             }
         }
         return Double(threads * count * repeats) / time * 1e-9
