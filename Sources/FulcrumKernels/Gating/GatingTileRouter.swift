@@ -202,13 +202,8 @@ struct GatingTileRouter {
     /// Replaces every column x by e^{x−m} and returns their sums s.
     @inline(__always)
     private func exponentials(shift m: SIMD8<Float>) -> SIMD8<Float> {
-        var total = SIMD8<Float>()
-        for e in 0..<experts {
-            let v = Float.exponentialOfShift(tile.column(e) - m)
-            tile.setColumn(e, v)
-            total += v
-        }
-        return total
+        let shift = SIMD16(lowHalf: m, highHalf: m)
+        return tile.updateColumns { Float.exponentialOfShift($0 - shift) }
     }
 
     /// pending[e] += e^{x−m}·(1/s) per lane, 0 in the spare lanes.
