@@ -7,7 +7,8 @@
 #include <lapacke.h>
 
 // The lane operations Swift's vector math is built on, for each vector type the kernels use:
-// 8 and 16 Floats (gating and kNN tiles; `Float.Vector`) and 4 Doubles (`Double.Vector`).
+// 8 and 16 Floats (gating and kNN tiles; `Float.Vector`) and 4 Doubles (`Double.Vector`), and
+// the halves the reductions below go through.
 // Clang lowers each to one or two instructions per register on either target, where Swift's
 // generic SIMD operations can lose their vectorisation after specialisation.
 //
@@ -21,8 +22,6 @@
 // - select_sign: `x` where the sign bit of `a` is set (negative values, −0, NaNs with the sign
 //   bit), else `y`: the sign bit is the blend mask itself, no compare.
 // - negative_magnitude: −|v|, the sign bit set by one bitwise or.
-// - largest_lane: a shuffle-and-max tree (a NaN lane may or may not win), where Swift's
-//   `SIMD.max()` is an out-of-line call.
 #define FULCRUM_LANE_OPERATIONS(NAME, S, I, N, SIGN) \
 typedef S fulcrum_##NAME __attribute__((ext_vector_type(N))); \
 typedef I fulcrum_##NAME##_bits __attribute__((ext_vector_type(N))); \
@@ -51,37 +50,37 @@ fulcrum_##NAME fulcrum_select_sign_##NAME(fulcrum_##NAME a, fulcrum_##NAME x, fu
 static inline __attribute__((always_inline)) \
 fulcrum_##NAME fulcrum_negative_magnitude_##NAME(fulcrum_##NAME v) { \
     return __builtin_bit_cast(fulcrum_##NAME, __builtin_bit_cast(fulcrum_##NAME##_bits, v) | (fulcrum_##NAME##_bits)(I)(SIGN)); \
-} \
-static inline __attribute__((always_inline)) \
-S fulcrum_largest_lane_##NAME(fulcrum_##NAME v) { \
-    return __builtin_reduce_max(v); \
 }
 
+FULCRUM_LANE_OPERATIONS(float2, float, int, 2, 0x80000000)
+FULCRUM_LANE_OPERATIONS(float4, float, int, 4, 0x80000000)
 FULCRUM_LANE_OPERATIONS(float8, float, int, 8, 0x80000000)
 FULCRUM_LANE_OPERATIONS(float16, float, int, 16, 0x80000000)
+FULCRUM_LANE_OPERATIONS(double2, double, long, 2, 0x8000000000000000UL)
 FULCRUM_LANE_OPERATIONS(double4, double, long, 4, 0x8000000000000000UL)
 
-// The sum of the lanes by halving (v.lo + v.hi, then again): log₂(width) adds deep, where
-// Swift's `SIMD.sum()` adds the lanes one after another (15 dependent adds for 16 lanes).
-typedef float fulcrum_float4 __attribute__((ext_vector_type(4)));
-typedef float fulcrum_float2 __attribute__((ext_vector_type(2)));
-typedef double fulcrum_double2 __attribute__((ext_vector_type(2)));
+// Reductions of a vector's lanes by halving (v.lo with v.hi, then again): log₂(width) vector
+// operations deep, where Swift's `SIMD.sum()` adds the lanes one after another (15 dependent adds
+// for 16 lanes) and clang's `__builtin_reduce_max` on floats becomes a NaN-checking scalar chain.
+// sum_of_lanes: the sum in that fixed order; largest_lane: the largest lane (which lane wins when
+// one is NaN is unspecified).
+static inline __attribute__((always_inline)) float fulcrum_sum_of_lanes_float2(fulcrum_float2 v) { return v.x + v.y; }
+static inline __attribute__((always_inline)) double fulcrum_sum_of_lanes_double2(fulcrum_double2 v) { return v.x + v.y; }
+static inline __attribute__((always_inline)) float fulcrum_largest_lane_float2(fulcrum_float2 v) { return v.x > v.y ? v.x : v.y; }
+static inline __attribute__((always_inline)) double fulcrum_largest_lane_double2(fulcrum_double2 v) { return v.x > v.y ? v.x : v.y; }
 
-static inline __attribute__((always_inline))
-float fulcrum_sum_of_lanes_float8(fulcrum_float8 v) {
-    fulcrum_float4 q = v.lo + v.hi;
-    fulcrum_float2 p = q.lo + q.hi;
-    return p.x + p.y;
+#define FULCRUM_HALVING_REDUCTIONS(NAME, HALF, S) \
+static inline __attribute__((always_inline)) S fulcrum_sum_of_lanes_##NAME(fulcrum_##NAME v) { \
+    return fulcrum_sum_of_lanes_##HALF(v.lo + v.hi); \
+} \
+static inline __attribute__((always_inline)) S fulcrum_largest_lane_##NAME(fulcrum_##NAME v) { \
+    return fulcrum_largest_lane_##HALF(fulcrum_maximum_##HALF(v.lo, v.hi)); \
 }
 
-static inline __attribute__((always_inline))
-float fulcrum_sum_of_lanes_float16(fulcrum_float16 v) { return fulcrum_sum_of_lanes_float8(v.lo + v.hi); }
-
-static inline __attribute__((always_inline))
-double fulcrum_sum_of_lanes_double4(fulcrum_double4 v) {
-    fulcrum_double2 p = v.lo + v.hi;
-    return p.x + p.y;
-}
+FULCRUM_HALVING_REDUCTIONS(float4, float2, float)
+FULCRUM_HALVING_REDUCTIONS(float8, float4, float)
+FULCRUM_HALVING_REDUCTIONS(float16, float8, float)
+FULCRUM_HALVING_REDUCTIONS(double4, double2, double)
 
 typedef fulcrum_float8_bits fulcrum_int8;
 
