@@ -66,33 +66,51 @@ struct GatingBackwardTile {
         let c = coefficients ?? UnsafePointer(zeroCoefficients)
         let lastLSE = lse[rows.upperBound &- 1]
         let shift = lse.baseAddress!.loadVector(at: rows.lowerBound, count: rows.count, padding: lastLSE, as: SIMD8<Float>.self)
-        // pⱼ, and D = Σⱼδⱼpⱼ per token.
-        var check = SIMD8<Float>(), dot = SIMD8<Float>()
-        for e in 0..<experts {
-            let x = tile.column(e)
+        // pⱼ, and D = Σⱼδⱼpⱼ per token, two experts at a time.
+        let shiftPair = SIMD16(lowHalf: shift, highHalf: shift)
+        var checks = SIMD16<Float>(), dots = SIMD16<Float>(), check = SIMD8<Float>(), dot = SIMD8<Float>()
+        tile.updateColumns(pair: { e, x in
+            checks = Float.multiplyAdd(x, SIMD16(), checks)
+            let p = Self.probabilities(x, shift: shiftPair)
+            dots = Float.multiplyAdd(Self.coefficientPair(c, e), p, dots)
+            return p
+        }, single: { e, x in
             check = Float.multiplyAdd(x, SIMD8(), check)
-            // x − lse ≤ 0 for the forward pass's lse; the clamp keeps another lse from
-            // overflowing the shifted exponential.
-            let shifted = x - shift
-            let p = Float.exponentialOfShift(Float.select(where: SIMD8(), isLessThan: shifted, SIMD8(), else: shifted))
-            tile.setColumn(e, p)
+            let p = Self.probabilities(x, shift: shift)
             dot = Float.multiplyAdd(SIMD8(repeating: c[e]), p, dot)
-        }
+            return p
+        })
+        check += checks.lowHalf + checks.highHalf
+        dot += dots.lowHalf + dots.highHalf
         if let bad = TokenTile.firstNonFinite(check, rows: rows) { return bad }
 
         // The offset a = 2γ·lse − D − λ·Σₐgₐp_{eₐ} (the last for unnormalised pre-softmax), then
         // the dense part pⱼ·(δⱼ + a).
         let weightTerm = selectedTerms(logits, rows: rows, indices: indices, weightGradients: weightGradients)
         let offset = 2 * zLoss * shift - dot - weightTerm
-        for e in 0..<experts {
-            tile.setColumn(e, tile.column(e) * (SIMD8(repeating: c[e]) + offset))
-        }
+        let offsetPair = SIMD16(lowHalf: offset, highHalf: offset)
+        tile.updateColumns(pair: { e, p in p * (Self.coefficientPair(c, e) + offsetPair) },
+                           single: { e, p in p * (SIMD8(repeating: c[e]) + offset) })
         tile.store(into: out, rows: rows)
         for lane in 0..<rows.count {
             let row = out.row(rows.lowerBound &+ lane)
             for a in 0..<topK { row[Int(chosen[8 &* a &+ lane])] += selected[8 &* a &+ lane] }
         }
         return nil
+    }
+
+    /// pⱼ = e^{xⱼ − lse} per lane. x − lse ≤ 0 for the forward pass's lse; the clamp at 0 keeps
+    /// another lse from overflowing the shifted exponential.
+    @inline(__always)
+    static func probabilities<V: LaneVector>(_ x: V, shift: V) -> V where V.Scalar == Float {
+        let shifted = x - shift
+        return Float.exponentialOfShift(Float.select(where: V(), isLessThan: shifted, V(), else: shifted))
+    }
+
+    /// (c[e] in the low 8 lanes, c[e + 1] in the high 8): the coefficients of a column pair.
+    @inline(__always)
+    static func coefficientPair(_ c: UnsafePointer<Float>, _ e: Int) -> SIMD16<Float> {
+        SIMD16(lowHalf: SIMD8(repeating: c[e]), highHalf: SIMD8(repeating: c[e &+ 1]))
     }
 
     /// Gathers each token's selection and fills `selected` with the slots' gradient terms:

@@ -203,7 +203,16 @@ struct GatingTileRouter {
     @inline(__always)
     private func exponentials(shift m: SIMD8<Float>) -> SIMD8<Float> {
         let shift = SIMD16(lowHalf: m, highHalf: m)
-        return tile.updateColumns { Float.exponentialOfShift($0 - shift) }
+        var sums = SIMD16<Float>(), last = SIMD8<Float>()
+        tile.updateColumns(pair: { _, x in
+            let v = Float.exponentialOfShift(x - shift)
+            sums += v
+            return v
+        }, single: { _, x in
+            last = Float.exponentialOfShift(x - m)
+            return last
+        })
+        return sums.lowHalf + sums.highHalf + last
     }
 
     /// pending[e] += e^{x−m}·(1/s) per lane, 0 in the spare lanes.

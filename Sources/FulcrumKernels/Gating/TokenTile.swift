@@ -45,27 +45,18 @@ struct TokenTile {
     @inline(__always)
     func setColumn(_ e: Int, _ v: SIMD8<Float>) { columns.storeVector(v, at: 8 &* e) }
 
-    /// Replaces every column x by f(x) and returns Σ f(x) per lane. Columns go two at a time as
-    /// one 16-lane vector (columns e and e + 1 are adjacent): on AVX-512 that is one register, so
-    /// f's arithmetic takes half the instructions of two 8-lane vectors. An odd last column goes
-    /// alone, in both halves.
+    /// Replaces the columns two at a time, x by `pair(e, x)` for columns e and e + 1 as one
+    /// 16-lane vector (they are adjacent): on AVX-512 that is one register, so the arithmetic
+    /// takes half the instructions of two 8-lane vectors. An odd last column e goes to
+    /// `single(e, x)`.
     @inline(__always)
-    func updateColumns(_ f: (SIMD16<Float>) -> SIMD16<Float>) -> SIMD8<Float> {
-        var sums = SIMD16<Float>()
+    func updateColumns(pair: (Int, SIMD16<Float>) -> SIMD16<Float>, single: (Int, SIMD8<Float>) -> SIMD8<Float>) {
         var e = 0
         while e &+ 2 <= columnCount {
-            let v = f(UnsafePointer(columns).loadVector(at: 8 &* e, as: SIMD16<Float>.self))
-            columns.storeVector(v, at: 8 &* e)
-            sums += v
+            columns.storeVector(pair(e, UnsafePointer(columns).loadVector(at: 8 &* e, as: SIMD16<Float>.self)), at: 8 &* e)
             e &+= 2
         }
-        var total = sums.lowHalf + sums.highHalf
-        if e < columnCount {
-            let v = f(SIMD16(lowHalf: column(e), highHalf: column(e))).lowHalf
-            setColumn(e, v)
-            total += v
-        }
-        return total
+        if e < columnCount { setColumn(e, single(e, column(e))) }
     }
 
     /// Loads rows `rows` (1…8) of `matrix` transposed, and prefetches the rows two tiles ahead
