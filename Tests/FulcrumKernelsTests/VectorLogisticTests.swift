@@ -12,9 +12,11 @@ struct VectorLogisticTests {
         return (0..<inputs.count).map { (e[$0], r[$0], l[$0]) }
     }
 
-    // log1p(e) ≈ e for small e, so e's own error (≤ 2 ulp) carries into it, plus the roundings of
-    // 2 + e, (1 + e)(2 + e), the division, e·(1 + e)·q and the series: ≤ 6 ulp.
-    @Test("Float: e within 2 ulp, 1/(1 + e) within 4, log1p(e) within 6 of the correctly rounded values for |x| ≤ 87")
+    // log1p(e) ≈ e for small e, so e's own error (≤ 2 ulp) carries into it. Float: r = 1/(1 + e)
+    // adds the roundings of 1 + e and of the division to at most half of e's error (≤ 2 ulp), and
+    // log1p(e) adds the polynomial's 1.6 (≤ 4). Double: the roundings of 2 + e, (1 + e)(2 + e),
+    // the division, e·(1 + e)·q and the series (≤ 4 and ≤ 6).
+    @Test("Float: e within 2 ulp, 1/(1 + e) within 2, log1p(e) within 4 of the correctly rounded values for |x| ≤ 87")
     func floatSweep() {
         var inputs: [Float] = []
         for bits in stride(from: UInt32(0), through: Float(87).bitPattern, by: 211) {
@@ -29,7 +31,7 @@ struct VectorLogisticTests {
             worst.2 = max(worst.2, ulpDistance(l, Float(Foundation.log1p(exact))))
         }
         #expect(inputs.count > 1_000_000)
-        #expect(worst.0 <= 2 && worst.1 <= 4 && worst.2 <= 6, "\(worst)")
+        #expect(worst.0 <= 2 && worst.1 <= 2 && worst.2 <= 4, "\(worst)")
     }
 
     @Test("Double: e within 2 ulp, 1/(1 + e) within 4, log1p(e) within 6 of libm for |x| ≤ 708")
