@@ -15,7 +15,7 @@ struct SigmoidPlan<T: FulcrumFloat> {
     var isWeighted: Bool
     /// γ > 0 for the focal factor, 0 for none.
     var gamma: T
-    /// γ when it is a whole number in 1 ... 4 (the factor is then a product, not exp(γ·log)).
+    /// γ when it is a whole number in 0 ... 4 (the factor is then a product, not exp(γ·log)).
     var wholeGamma: Int?
     /// α ∈ [0, 1] for the focal α_t, nil for none.
     var alpha: T?
@@ -31,7 +31,7 @@ struct SigmoidPlan<T: FulcrumFloat> {
         self.isPlain = !weighted && gamma == 0 && alpha == nil
         self.isWeighted = weighted
         self.gamma = gamma
-        self.wholeGamma = (1...4).first { T($0) == gamma }
+        self.wholeGamma = (0...4).first { T($0) == gamma }
         self.alpha = alpha
         self.gradientScale = gradientScale
         self.writesGradient = writesGradient
@@ -41,29 +41,44 @@ struct SigmoidPlan<T: FulcrumFloat> {
 /// The row's loss sum (Double), and its gradient written when the plan asks; returns nil when a
 /// logit or target is not finite (the gradient row is then written with non-finite values).
 ///
-/// Three copies of one pass: the plain one (`plan.isPlain`), where the weights and the focal
-/// terms are compiled out; the focal one without weights; and the general one, which multiplies
-/// by both weight rows (ones where the caller gave only one). Optional weight vectors tested
-/// inside the loop made the compiler keep the targets in split pieces and reassemble them with
-/// shuffles, about doubling the loop.
+/// Four copies of one pass, each with only the code its options need: the plain one
+/// (`plan.isPlain`); the unweighted focal one with a whole γ ∈ 0 … 4 (γ = 0 with an α), whose
+/// factor is a product; the unweighted one with any γ (exp(γ·log)); and the weighted one, which
+/// multiplies by both weight rows (ones where the caller gave only one). Optional weight vectors
+/// tested inside the loop made the compiler keep the targets in split pieces and reassemble them
+/// with shuffles, about doubling the loop; the general power's constants, kept in registers in a
+/// loop that did not use them, made it spill the focal terms to the stack.
 @inline(__always)
 func sigmoidBinaryCrossEntropyRow<T: FulcrumFloat>(
     logits: UnsafePointer<T>, targets: UnsafePointer<T>, gradient: UnsafeMutablePointer<T>?, plan: SigmoidPlan<T>
 ) -> Double? {
     if plan.isPlain {
-        return sigmoidRowPass(logits: logits, targets: targets, gradient: gradient, plan: plan, plain: true, weighted: false)
+        return sigmoidRowPass(logits: logits, targets: targets, gradient: gradient, plan: plan, focus: .none, weighted: false)
     }
-    return plan.isWeighted
-        ? sigmoidRowPass(logits: logits, targets: targets, gradient: gradient, plan: plan, plain: false, weighted: true)
-        : sigmoidRowPass(logits: logits, targets: targets, gradient: gradient, plan: plan, plain: false, weighted: false)
+    if plan.isWeighted {
+        return sigmoidRowPass(logits: logits, targets: targets, gradient: gradient, plan: plan, focus: .any, weighted: true)
+    }
+    return plan.wholeGamma != nil
+        ? sigmoidRowPass(logits: logits, targets: targets, gradient: gradient, plan: plan, focus: .whole, weighted: false)
+        : sigmoidRowPass(logits: logits, targets: targets, gradient: gradient, plan: plan, focus: .any, weighted: false)
 }
 
-/// The pass of `sigmoidBinaryCrossEntropyRow`; `plain` and `weighted` are literals in each
+/// Which focal factors a copy of the pass computes.
+enum FocalPowers {
+    /// No focal factor and no α.
+    case none
+    /// (1 − p_t)^γ as a product, γ ∈ 0 … 4 (`SigmoidPlan.wholeGamma`).
+    case whole
+    /// Any γ ≥ 0: a product for a whole γ, else exp(γ·log(1 − p_t)).
+    case any
+}
+
+/// The pass of `sigmoidBinaryCrossEntropyRow`; `focus` and `weighted` are literals in each
 /// inlined copy.
 @inline(__always)
 private func sigmoidRowPass<T: FulcrumFloat>(
     logits: UnsafePointer<T>, targets: UnsafePointer<T>, gradient: UnsafeMutablePointer<T>?, plan: SigmoidPlan<T>,
-    plain: Bool, weighted: Bool
+    focus: FocalPowers, weighted: Bool
 ) -> Double? {
     let zero = T.Vector(), one = T.Vector(repeating: 1)
     let gamma = T.Vector(repeating: plan.gamma), scale = T.Vector(repeating: plan.gradientScale)
@@ -82,31 +97,31 @@ private func sigmoidRowPass<T: FulcrumFloat>(
         let notY = one - y
         var loss = T.multiplyAdd(positive, softplusMinusX, notY * softplusX)
         var slope = T.multiplyAdd(-positive, pc, notY * p)
-        if !plain && plan.gamma > 0 {
-            let q = p * notY + y * pc  // 1 − p_t
-            // q^γ and γ·q^{γ−1}.
+        if focus != .none {
+            let q = T.multiplyAdd(p, notY, y * pc)  // 1 − p_t
+            // (q^γ, γ·q^{γ−1}): a product for a whole γ (a switch on a loop invariant), else
+            // exp(γ·log q), 0 at q = 0.
             let power: T.Vector, derivative: T.Vector
-            if let n = plan.wholeGamma {
-                let lower: T.Vector  // q^{n−1}, n ∈ 1 ... 4: a switch on a loop-invariant, not a loop
-                switch n {
-                case 1: lower = one
-                case 2: lower = q
-                case 3: lower = q * q
-                default: lower = q * q * q
+            if focus == .whole || plan.wholeGamma != nil {
+                switch plan.wholeGamma {
+                case 0: (power, derivative) = (one, zero)
+                case 1: (power, derivative) = (q, one)
+                case 2: (power, derivative) = (q * q, q + q)
+                case 3: (power, derivative) = (q * q * q, 3 * (q * q))
+                default: (power, derivative) = ((q * q) * (q * q), 4 * (q * q * q))
                 }
-                (power, derivative) = (lower * q, lower * gamma)
             } else {
-                power = T.exp(gamma * T.log(q))  // 0 at q = 0
+                power = T.exp(gamma * T.log(q))
                 derivative = T.select(where: zero, isLessThan: q, gamma * power / q, else: zero)
             }
-            slope = power * slope + derivative * (notY - y) * p * pc * loss
+            // The factor's derivative times (1 − 2y)·p·(1 − p)·ce, as a tree of products.
+            slope = T.multiplyAdd(power, slope, (derivative * (notY - y)) * ((p * pc) * loss))
             loss = power * loss
-        }
-        if !plain, let alpha = plan.alpha {
-            let a = T.Vector(repeating: alpha)
-            let at = a * y + (one - a) * notY
-            loss *= at
-            slope *= at
+            if let alpha = plan.alpha {
+                let at = T.multiplyAdd(T.Vector(repeating: 2 * alpha - 1), y, T.Vector(repeating: 1 - alpha))  // α·y + (1 − α)(1 − y)
+                loss *= at
+                slope *= at
+            }
         }
         if weighted {
             let wv = plan.classWeights.loadVector(at: j, count: count)
