@@ -59,5 +59,17 @@ struct DeterminismTests {
             try upstream.withUnsafeBufferPointer { try op.backward(logits: x, targets: y, upstream: $0, gradient: g) }
             return logp.reduce(0, +)
         }
+        try check("preference") { x, _, y, g in
+            // Rows 0 ..< 48 chosen, 48 ..< 96 rejected: 6 pairs of 8 tokens, blocks of 2 pairs.
+            var op = PreferenceOptimization<Float>(loss: PreferenceLoss(.dpo, beta: 0.5), sequenceLength: 8)
+            op.pairBlockBytes = 2 * 2 * 8 * Self.classes * MemoryLayout<Float>.stride
+            let reference = [Float](repeating: -3000, count: 6)
+            return try reference.withUnsafeBufferPointer { r in
+                try op.lossAndGradient(chosenLogits: x.rows(0..<48), chosenTargets: UnsafeBufferPointer(rebasing: y[0..<48]),
+                                       rejectedLogits: x.rows(48..<96), rejectedTargets: UnsafeBufferPointer(rebasing: y[48...]),
+                                       referenceChosen: r, referenceRejected: r,
+                                       chosenGradient: g.rows(0..<48), rejectedGradient: g.rows(48..<96)).loss
+            }
+        }
     }
 }

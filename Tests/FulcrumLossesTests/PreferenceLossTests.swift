@@ -112,8 +112,10 @@ struct PreferenceLossTests {
         } }
     }
 
-    @Test("End to end: every loss's gradient to the policy logits against finite differences, Float within 1e-5 of Double")
-    func endToEnd() throws {
+    /// `cached`: one pair per block, its softmax rows kept in the gradient; else the two-pass path.
+    @Test("End to end: every loss's gradient to the policy logits against finite differences, Float within 1e-5 of Double",
+          arguments: [true, false])
+    func endToEnd(cached: Bool) throws {
         let (pairs, l, v) = (2, 3, 5)
         var random = TestRandom(seed: 33)
         let xw = random.values(pairs * l * v, -2, 2), xl = random.values(pairs * l * v, -2, 2)
@@ -129,7 +131,8 @@ struct PreferenceLossTests {
                 return (0..<pairs).reduce(0.0) { $0 + PreferenceReference.pairLoss(kind, beta: beta, pw[$1], pl[$1], rw[$1], rl[$1], nw[$1], nl[$1]) } / Double(pairs)
             }
             func step<T: FulcrumFloat>(_: T.Type) throws -> (Double, [Double], [Double]) {
-                let op = PreferenceOptimization<T>(loss: PreferenceLoss(kind, beta: beta), sequenceLength: l)
+                var op = PreferenceOptimization<T>(loss: PreferenceLoss(kind, beta: beta), sequenceLength: l)
+                op.pairBlockBytes = cached ? 2 * l * v * MemoryLayout<T>.stride : 0
                 let (a, c) = (xw.map { T($0) }, xl.map { T($0) })
                 let (ra, rc) = (rw.map { T($0) }, rl.map { T($0) })
                 var ga = [T](repeating: 0, count: a.count), gc = ga

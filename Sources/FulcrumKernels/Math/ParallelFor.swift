@@ -48,14 +48,16 @@ public enum Threads {
     ///
     /// Blocks are claimed dynamically (an atomic counter), so the thread that runs a block varies
     /// between calls; `body` must write only to memory owned by its block for the result to be
-    /// deterministic. With one thread (or one block) it runs inline on the caller's thread.
+    /// deterministic. With one thread (or one block) it runs inline on the caller's thread, and so
+    /// does a parallel-for called from inside another one's body: the outer one already keeps
+    /// every thread busy, and the inner one then costs no wake-ups.
     public static func forEachBlock(
         count: Int, blockSize: Int, _ body: (_ block: Int, _ range: Range<Int>) -> Void
     ) {
         let blockSize = max(1, blockSize)
         let blocks = (count + blockSize - 1) / blockSize
         let workers = min(Threads.count, blocks)
-        guard workers > 1 else {
+        guard workers > 1, pthread_getspecific(workerKey) == nil else {
             for b in 0..<blocks { body(b, b * blockSize ..< min(count, (b + 1) * blockSize)) }
             return
         }
@@ -63,6 +65,8 @@ public enum Threads {
         withoutActuallyEscaping(body) { body in
             let sendableBody = UncheckedSendable(body)
             DispatchQueue.concurrentPerform(iterations: workers) { _ in
+                pthread_setspecific(workerKey, UnsafeRawPointer(bitPattern: 1))
+                defer { pthread_setspecific(workerKey, nil) }
                 while true {
                     let b = next.wrappingAdd(1, ordering: .relaxed).oldValue
                     if b >= blocks { return }
@@ -72,6 +76,13 @@ public enum Threads {
         }
     }
 }
+
+/// The thread-specific key that marks a thread running a parallel-for's blocks (non-nil while it does).
+private let workerKey: pthread_key_t = {
+    var key = pthread_key_t()
+    pthread_key_create(&key, nil)
+    return key
+}()
 
 /// Carries a value the compiler cannot prove `Sendable` into a worker closure. Used only where
 /// each worker touches disjoint memory (the parallel-for's blocks).

@@ -7,8 +7,15 @@ import FulcrumKernels
 /// The chosen and rejected batches hold P sequences of L tokens each ((P·L)×V logits, see
 /// `SequenceLogProbabilities` for the layout and masks). Reference log-probabilities are inputs
 /// (computed once by the caller with `SequenceLogProbabilities.forward` on the reference model).
-/// Cost: the logits are read twice (forward, then backward once the per-sequence upstream is
-/// known) and the gradients written once; O(P·L·V).
+///
+/// Cost: O(P·L·V). When the gradient rows of a pair fit in `pairBlockBytes` (2·L·V elements; 2 MiB
+/// by default, so that they stay in cache), pairs are taken a block at a time: the forward
+/// writes each token's softmax into the gradient rows, the block's losses give its upstream,
+/// and the backward rescales those cached rows. The logits are then read once, the gradients
+/// written once, and each element takes one exponential. Longer pairs take two passes over the
+/// whole batch: the forward, then the backward once every upstream is known (the logits read
+/// twice, two exponentials per element). On a thrown error the gradient buffers' contents are
+/// unspecified.
 ///
 /// ```swift
 /// let step = PreferenceOptimization<Float>(loss: PreferenceLoss(.dpo, beta: 0.1), sequenceLength: 512)
@@ -21,6 +28,9 @@ public struct PreferenceOptimization<T: FulcrumFloat>: Sendable {
     public var loss: PreferenceLoss
     /// The sequence layout (length, ignore index) of both batches.
     public var sequences: SequenceLogProbabilities<T>
+    /// The cache budget of one block of pairs (bytes of gradient rows); pairs larger than this
+    /// take the two-pass path.
+    var pairBlockBytes = 2 << 20
 
     /// A step with sequences of `sequenceLength` tokens.
     public init(loss: PreferenceLoss, sequenceLength: Int, ignoreIndex: Int32 = -100) {
@@ -44,41 +54,115 @@ public struct PreferenceOptimization<T: FulcrumFloat>: Sendable {
         try checkShape(MatrixView(chosenGradient), rows: chosenLogits.rows, columns: chosenLogits.columns, argument: "chosenGradient")
         try checkShape(MatrixView(rejectedGradient), rows: chosenLogits.rows, columns: chosenLogits.columns, argument: "rejectedGradient")
         let pairs = try sequences.validate(logits: chosenLogits, targets: chosenTargets, mask: chosenMask)
+        _ = try sequences.validate(logits: rejectedLogits, targets: rejectedTargets, mask: rejectedMask)
+        let chosen = try sequences.countedTargets(chosenTargets, mask: chosenMask)
+        let rejected = try sequences.countedTargets(rejectedTargets, mask: rejectedMask)
+        // Blocks of cached pairs run on the workers, one block per worker at a time (the kernels
+        // inside then run inline); the two-pass path is one block whose kernels use every thread.
+        let pairBytes = 2 * sequences.sequenceLength * chosenLogits.columns * MemoryLayout<T>.stride
+        let cached = pairBytes <= pairBlockBytes
+        let pairsPerBlock = cached ? max(1, pairBlockBytes / max(1, pairBytes)) : pairs
+        let sides = (SequenceBatch(logits: chosenLogits, targets: chosen, gradient: chosenGradient),
+                     SequenceBatch(logits: rejectedLogits, targets: rejected, gradient: rejectedGradient))
         var result = PreferenceResult<T>(loss: 0, policyChosen: .init(repeating: 0, count: pairs),
                                          policyRejected: .init(repeating: 0, count: pairs))
-        var lengths = [Int32](repeating: 0, count: 2 * pairs)
-        try lengths.withUnsafeMutableBufferPointer { counts in
-            try result.policyChosen.withUnsafeMutableBufferPointer {
-                try sequences.forward(logits: chosenLogits, targets: chosenTargets, mask: chosenMask, logProbabilities: $0,
-                                      tokenCounts: UnsafeMutableBufferPointer(rebasing: counts[0..<pairs]))
-            }
-            try result.policyRejected.withUnsafeMutableBufferPointer {
-                try sequences.forward(logits: rejectedLogits, targets: rejectedTargets, mask: rejectedMask, logProbabilities: $0,
-                                      tokenCounts: UnsafeMutableBufferPointer(rebasing: counts[pairs...]))
-            }
-        }
-        var upstream = [T](repeating: 0, count: 2 * pairs)
-        result.loss = try upstream.withUnsafeMutableBufferPointer { u in
-            try result.policyChosen.withUnsafeBufferPointer { pw in
-                try result.policyRejected.withUnsafeBufferPointer { pl in
-                    try lengths.withUnsafeBufferPointer { n in
-                        try loss.lossAndGradient(
-                            policyChosen: pw, policyRejected: pl, referenceChosen: referenceChosen, referenceRejected: referenceRejected,
-                            chosenLengths: UnsafeBufferPointer(rebasing: n[0..<pairs]),
-                            rejectedLengths: UnsafeBufferPointer(rebasing: n[pairs...]),
-                            chosenGradient: UnsafeMutableBufferPointer(rebasing: u[0..<pairs]),
-                            rejectedGradient: UnsafeMutableBufferPointer(rebasing: u[pairs...]))
+        let blocks = (pairs + pairsPerBlock - 1) / pairsPerBlock
+        var means = [Result<Double, any Error>](repeating: .success(0), count: blocks)
+        means.withUnsafeMutableBufferPointer { means in
+            result.policyChosen.withUnsafeMutableBufferPointer { policyChosen in
+                result.policyRejected.withUnsafeMutableBufferPointer { policyRejected in
+                    Threads.forEachBlock(count: pairs, blockSize: pairsPerBlock) { b, block in
+                        means[b] = Result {
+                            try step(block, sides, cached: cached, referenceChosen: referenceChosen, referenceRejected: referenceRejected,
+                                     policy: (policyChosen, policyRejected), pairs: pairs)
+                        }
                     }
                 }
             }
         }
-        try upstream.withUnsafeBufferPointer { u in
-            try sequences.backward(logits: chosenLogits, targets: chosenTargets, mask: chosenMask,
-                                   upstream: UnsafeBufferPointer(rebasing: u[0..<pairs]), gradient: chosenGradient)
-            try sequences.backward(logits: rejectedLogits, targets: rejectedTargets, mask: rejectedMask,
-                                   upstream: UnsafeBufferPointer(rebasing: u[pairs...]), gradient: rejectedGradient)
+        var total = 0.0
+        for (b, mean) in means.enumerated() {
+            total += try mean.get() * Double(min(pairs, (b + 1) * pairsPerBlock) - b * pairsPerBlock)
         }
+        result.loss = T(total / Double(pairs))
         return result
+    }
+
+    /// The pairs `block`: forward on both sides, the block's losses, backward; returns the block's
+    /// mean loss. `cached`: the forward stores the softmax rows in the gradients and the backward
+    /// rescales them; else the backward runs the fused kernel on the logits again.
+    private func step(
+        _ block: Range<Int>, _ sides: (SequenceBatch<T>, SequenceBatch<T>), cached: Bool,
+        referenceChosen: UnsafeBufferPointer<T>?, referenceRejected: UnsafeBufferPointer<T>?,
+        policy: (chosen: UnsafeMutableBufferPointer<T>, rejected: UnsafeMutableBufferPointer<T>), pairs: Int
+    ) throws -> Double {
+        let length = sequences.sequenceLength
+        let rows = (block.lowerBound * length)..<(block.upperBound * length)
+        var counts = [Int32](repeating: 0, count: 2 * block.count)
+        var negativeLogLikelihoods: ([T], [T]) = ([], [])
+        let (policyChosen, policyRejected) = (UnsafeMutableBufferPointer(rebasing: policy.chosen[block]),
+                                              UnsafeMutableBufferPointer(rebasing: policy.rejected[block]))
+        try counts.withUnsafeMutableBufferPointer { n in
+            negativeLogLikelihoods.0 = try sides.0.forward(sequences, rows: rows, cached: cached, into: policyChosen,
+                                                           counts: UnsafeMutableBufferPointer(rebasing: n[0..<block.count]))
+            negativeLogLikelihoods.1 = try sides.1.forward(sequences, rows: rows, cached: cached, into: policyRejected,
+                                                           counts: UnsafeMutableBufferPointer(rebasing: n[block.count...]))
+        }
+        // The block's mean loss and upstream, rescaled to the mean over all pairs.
+        var upstream = [T](repeating: 0, count: 2 * block.count)
+        let mean = try upstream.withUnsafeMutableBufferPointer { u in
+            try counts.withUnsafeBufferPointer { n in
+                try loss.lossAndGradient(
+                    policyChosen: UnsafeBufferPointer(policyChosen), policyRejected: UnsafeBufferPointer(policyRejected),
+                    referenceChosen: referenceChosen.map { UnsafeBufferPointer(rebasing: $0[block]) },
+                    referenceRejected: referenceRejected.map { UnsafeBufferPointer(rebasing: $0[block]) },
+                    chosenLengths: UnsafeBufferPointer(rebasing: n[0..<block.count]),
+                    rejectedLengths: UnsafeBufferPointer(rebasing: n[block.count...]),
+                    chosenGradient: UnsafeMutableBufferPointer(rebasing: u[0..<block.count]),
+                    rejectedGradient: UnsafeMutableBufferPointer(rebasing: u[block.count...]))
+            }
+        }
+        let share = T(Double(block.count) / Double(pairs))
+        upstream = upstream.map { $0 * share }
+        try upstream.withUnsafeBufferPointer { u in
+            try sides.0.backward(sequences, rows: rows, cached: cached, negativeLogLikelihoods: negativeLogLikelihoods.0,
+                                 upstream: UnsafeBufferPointer(rebasing: u[0..<block.count]))
+            try sides.1.backward(sequences, rows: rows, cached: cached, negativeLogLikelihoods: negativeLogLikelihoods.1,
+                                 upstream: UnsafeBufferPointer(rebasing: u[block.count...]))
+        }
+        return Double(mean)
+    }
+}
+
+/// One side (chosen or rejected) of a preference batch: logits, counted targets, gradient.
+private struct SequenceBatch<T: FulcrumFloat> {
+    let logits: MatrixView<T>
+    let targets: [Int32]
+    let gradient: MutableMatrixView<T>
+
+    /// Sequence log-probabilities of `rows` into `into` (and counts); with `cached`, the softmax
+    /// rows are kept in the gradient. Returns the rows' −log p(y_t).
+    func forward(_ sequences: SequenceLogProbabilities<T>, rows: Range<Int>, cached: Bool,
+                 into logProbabilities: UnsafeMutableBufferPointer<T>, counts: UnsafeMutableBufferPointer<Int32>) throws -> [T] {
+        try targets.withUnsafeBufferPointer { t in
+            try sequences.sums(logits: logits.rows(rows), effectiveTargets: UnsafeBufferPointer(rebasing: t[rows]),
+                               probabilities: cached ? gradient.rows(rows) : nil, logProbabilities: logProbabilities, tokenCounts: counts)
+        }
+    }
+
+    /// The gradient of `rows` for the per-sequence `upstream`: rescaling the cached softmax rows,
+    /// or the fused kernel over the logits.
+    func backward(_ sequences: SequenceLogProbabilities<T>, rows: Range<Int>, cached: Bool,
+                  negativeLogLikelihoods: [T], upstream: UnsafeBufferPointer<T>) throws {
+        try targets.withUnsafeBufferPointer { t in
+            let counted = UnsafeBufferPointer(rebasing: t[rows])
+            if cached {
+                sequences.backward(overwriting: gradient.rows(rows), effectiveTargets: counted,
+                                   negativeLogLikelihoods: negativeLogLikelihoods, upstream: upstream)
+            } else {
+                try sequences.backward(logits: logits.rows(rows), targets: counted, upstream: upstream, gradient: gradient.rows(rows))
+            }
+        }
     }
 }
 

@@ -42,21 +42,55 @@ public struct SequenceLogProbabilities<T: FulcrumFloat>: Sendable {
         try checkCount(logProbabilities.count, sequences, argument: "logProbabilities")
         if let tokenCounts { try checkCount(tokenCounts.count, sequences, argument: "tokenCounts") }
         let effective = try countedTargets(targets, mask: mask)
-        var nll = [T](repeating: 0, count: logits.rows)
         try effective.withUnsafeBufferPointer { t in
-            try nll.withUnsafeMutableBufferPointer { r in
-                _ = try SoftmaxCrossEntropy<T>(ignoreIndex: ignoreIndex, reduction: .none).loss(logits: logits, targets: t, rowLosses: r)
-            }
+            _ = try sums(logits: logits, effectiveTargets: t, logProbabilities: logProbabilities, tokenCounts: tokenCounts)
         }
-        for b in 0..<sequences {
+    }
+
+    /// `forward` on validated arguments and the counted targets (masked tokens at the ignore
+    /// index); with `probabilities` (N×V), also writes every row's softmax there. Returns the
+    /// rows' −log p(y_t) (0 for ignored rows).
+    func sums(logits: MatrixView<T>, effectiveTargets: UnsafeBufferPointer<Int32>, probabilities: MutableMatrixView<T>? = nil,
+              logProbabilities: UnsafeMutableBufferPointer<T>, tokenCounts: UnsafeMutableBufferPointer<Int32>?) throws -> [T] {
+        var nll = [T](repeating: 0, count: logits.rows)
+        try nll.withUnsafeMutableBufferPointer { r in
+            _ = try SoftmaxCrossEntropy<T>(ignoreIndex: ignoreIndex, reduction: .none)
+                .loss(logits: logits, targets: effectiveTargets, probabilities: probabilities, rowLosses: r)
+        }
+        for b in 0..<logProbabilities.count {
             var sum = 0.0
             var count: Int32 = 0
-            for i in (b * sequenceLength)..<((b + 1) * sequenceLength) where effective[i] != ignoreIndex {
+            for i in (b * sequenceLength)..<((b + 1) * sequenceLength) where effectiveTargets[i] != ignoreIndex {
                 sum -= Double(nll[i])
                 count += 1
             }
             logProbabilities[b] = T(sum)
             tokenCounts?[b] = count
+        }
+        return nll
+    }
+
+    /// The backward from stored softmax rows: overwrites each row of `probabilities` (N×V, from
+    /// `sums`) with u_b·(onehot(y_t) − p_t), or zeros for an ignored row. The target's entry
+    /// u_b·(1 − p_y) is formed as −u_b·expm1(−ℓ_t) from the row's −log p_y (`negativeLogLikelihoods`),
+    /// so it keeps its relative accuracy when p_y is close to 1. O(N·V), no exponential per element.
+    func backward(overwriting probabilities: MutableMatrixView<T>, effectiveTargets: UnsafeBufferPointer<Int32>,
+                  negativeLogLikelihoods: [T], upstream: UnsafeBufferPointer<T>) {
+        let columns = probabilities.columns
+        Threads.forEachBlock(count: probabilities.rows, blockSize: max(1, 16_384 / max(1, columns))) { _, range in
+            for n in range {
+                let row = probabilities.row(n), y = effectiveTargets[n]
+                guard y != ignoreIndex else {
+                    row.update(repeating: 0, count: columns)
+                    continue
+                }
+                let u = upstream[n / sequenceLength]
+                let scale = T.Vector(repeating: -u)
+                forEachVector(T.self, from: 0, to: columns) { j, count in
+                    row.storeVector(UnsafePointer(row).loadVector(at: j, count: count) * scale, at: j, count: count)
+                }
+                row[Int(y)] = T(-Double(u) * Double.expm1(-Double(negativeLogLikelihoods[n])))
+            }
         }
     }
 
