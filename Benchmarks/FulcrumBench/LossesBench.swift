@@ -7,11 +7,12 @@ import FulcrumLosses
 /// else into its own buffer). The roofline is max(ideal bytes ÷ stream-copy bandwidth,
 /// transcendentals ÷ vector exp rate), both sampled between the case's own runs.
 /// Ideal bytes count every N×C tensor the loss must move once: logits read + gradient written
-/// (2); two inputs per element, KD's teacher row or BCE's targets (3); preference losses read the
-/// logits twice because a sequence loss's upstream needs every token first (3). Transcendentals
-/// per element: 1 for a softmax (GCE, LDR-KL), 2 for KD's two softmaxes, ALDR-KL's two passes
-/// and the preference losses' forward and backward passes, 2 for BCE (one exponential and one
-/// log1p, which runs as a division and a series), 0 for the Z-loss.
+/// (2); two inputs per element, KD's teacher row or BCE's targets (3). A preference step needs
+/// every token of a pair before its backward: when a pair's rows fit the step's cache block
+/// (`pairBlockBytes`) the logits are read once (2, one softmax per element), else twice (3, and
+/// two softmaxes). Transcendentals per element: 1 for a softmax (GCE, LDR-KL), 2 for KD's two
+/// softmaxes and ALDR-KL's two passes, 2 for BCE (one exponential and one log1p, which runs as a
+/// division and a polynomial), 0 for the Z-loss.
 func lossesBenchmarks(_ context: BenchContext) throws {
     let shapes = context.quick ? [(128, 1024), (16, 8192)] : [(16384, 1024), (4096, 32768)]
     for (rows, classes) in shapes {
@@ -86,8 +87,9 @@ private func lossCases(_ context: BenchContext, _ b: LossBenchBuffers) throws {
                 let pairs = half / length
                 let reference = [Float](repeating: -1000, count: pairs)
                 let step = PreferenceOptimization<Float>(loss: PreferenceLoss(.dpo, beta: 0.1), sequenceLength: length)
+                let cached = 2 * length * classes * MemoryLayout<Float>.stride <= step.pairBlockBytes
                 try reference.withUnsafeBufferPointer { r in
-                    try report(context, "loss-dpo fwd+bwd L=\(length)", b, streams: 3, transcendentals: 2) {
+                    try report(context, "loss-dpo fwd+bwd L=\(length)", b, streams: cached ? 2 : 3, transcendentals: cached ? 1 : 2) {
                         _ = try step.lossAndGradient(
                             chosenLogits: b.view(b.x, rows: 0..<half), chosenTargets: UnsafeBufferPointer(rebasing: y[0..<half]),
                             rejectedLogits: b.view(b.x, rows: half..<rows), rejectedTargets: UnsafeBufferPointer(rebasing: y[half...]),

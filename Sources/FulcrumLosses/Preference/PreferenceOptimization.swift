@@ -10,8 +10,8 @@ import FulcrumKernels
 ///
 /// Cost: O(P·L·V). When the gradient rows of a pair fit in `pairBlockBytes` (2·L·V elements; 2 MiB
 /// by default, so that they stay in cache), pairs are taken a block at a time: the forward
-/// writes each token's softmax into the gradient rows, the block's losses give its upstream,
-/// and the backward rescales those cached rows. The logits are then read once, the gradients
+/// writes each token's cross-entropy gradient p − onehot(y) into the gradient rows, the block's
+/// losses give its upstream, and the backward rescales those cached rows by −upstream. The logits are then read once, the gradients
 /// written once, and each element takes one exponential. Longer pairs take two passes over the
 /// whole batch: the forward, then the backward once every upstream is known (the logits read
 /// twice, two exponentials per element). On a thrown error the gradient buffers' contents are
@@ -28,9 +28,10 @@ public struct PreferenceOptimization<T: FulcrumFloat>: Sendable {
     public var loss: PreferenceLoss
     /// The sequence layout (length, ignore index) of both batches.
     public var sequences: SequenceLogProbabilities<T>
-    /// The cache budget of one block of pairs (bytes of gradient rows); pairs larger than this
-    /// take the two-pass path.
-    var pairBlockBytes = 2 << 20
+    /// The cache budget of one block of pairs, in bytes of gradient rows (2·L·V elements per
+    /// pair; 2 MiB by default, about a core's L2 and its share of L3). Pairs larger than this take
+    /// the two-pass path, which reads the logits twice; 0 forces it.
+    public var pairBlockBytes = 2 << 20
 
     /// A step with sequences of `sequenceLength` tokens.
     public init(loss: PreferenceLoss, sequenceLength: Int, ignoreIndex: Int32 = -100) {
@@ -89,8 +90,8 @@ public struct PreferenceOptimization<T: FulcrumFloat>: Sendable {
     }
 
     /// The pairs `block`: forward on both sides, the block's losses, backward; returns the block's
-    /// mean loss. `cached`: the forward stores the softmax rows in the gradients and the backward
-    /// rescales them; else the backward runs the fused kernel on the logits again.
+    /// mean loss. `cached`: the forward stores each row's cross-entropy gradient in the gradients
+    /// and the backward rescales it; else the backward runs the fused kernel on the logits again.
     private func step(
         _ block: Range<Int>, _ sides: (SequenceBatch<T>, SequenceBatch<T>), cached: Bool,
         referenceChosen: UnsafeBufferPointer<T>?, referenceRejected: UnsafeBufferPointer<T>?,
@@ -99,14 +100,13 @@ public struct PreferenceOptimization<T: FulcrumFloat>: Sendable {
         let length = sequences.sequenceLength
         let rows = (block.lowerBound * length)..<(block.upperBound * length)
         var counts = [Int32](repeating: 0, count: 2 * block.count)
-        var negativeLogLikelihoods: ([T], [T]) = ([], [])
         let (policyChosen, policyRejected) = (UnsafeMutableBufferPointer(rebasing: policy.chosen[block]),
                                               UnsafeMutableBufferPointer(rebasing: policy.rejected[block]))
         try counts.withUnsafeMutableBufferPointer { n in
-            negativeLogLikelihoods.0 = try sides.0.forward(sequences, rows: rows, cached: cached, into: policyChosen,
-                                                           counts: UnsafeMutableBufferPointer(rebasing: n[0..<block.count]))
-            negativeLogLikelihoods.1 = try sides.1.forward(sequences, rows: rows, cached: cached, into: policyRejected,
-                                                           counts: UnsafeMutableBufferPointer(rebasing: n[block.count...]))
+            try sides.0.forward(sequences, rows: rows, cached: cached, into: policyChosen,
+                                counts: UnsafeMutableBufferPointer(rebasing: n[0..<block.count]))
+            try sides.1.forward(sequences, rows: rows, cached: cached, into: policyRejected,
+                                counts: UnsafeMutableBufferPointer(rebasing: n[block.count...]))
         }
         // The block's mean loss and upstream, rescaled to the mean over all pairs.
         var upstream = [T](repeating: 0, count: 2 * block.count)
@@ -125,10 +125,8 @@ public struct PreferenceOptimization<T: FulcrumFloat>: Sendable {
         let share = T(Double(block.count) / Double(pairs))
         upstream = upstream.map { $0 * share }
         try upstream.withUnsafeBufferPointer { u in
-            try sides.0.backward(sequences, rows: rows, cached: cached, negativeLogLikelihoods: negativeLogLikelihoods.0,
-                                 upstream: UnsafeBufferPointer(rebasing: u[0..<block.count]))
-            try sides.1.backward(sequences, rows: rows, cached: cached, negativeLogLikelihoods: negativeLogLikelihoods.1,
-                                 upstream: UnsafeBufferPointer(rebasing: u[block.count...]))
+            try sides.0.backward(sequences, rows: rows, cached: cached, upstream: UnsafeBufferPointer(rebasing: u[0..<block.count]))
+            try sides.1.backward(sequences, rows: rows, cached: cached, upstream: UnsafeBufferPointer(rebasing: u[block.count...]))
         }
         return Double(mean)
     }
@@ -140,28 +138,24 @@ private struct SequenceBatch<T: FulcrumFloat> {
     let targets: [Int32]
     let gradient: MutableMatrixView<T>
 
-    /// Sequence log-probabilities of `rows` into `into` (and counts); with `cached`, the softmax
-    /// rows are kept in the gradient. Returns the rows' −log p(y_t).
+    /// Sequence log-probabilities of `rows` into `into` (and counts); with `cached`, each row's
+    /// cross-entropy gradient is kept in the gradient.
     func forward(_ sequences: SequenceLogProbabilities<T>, rows: Range<Int>, cached: Bool,
-                 into logProbabilities: UnsafeMutableBufferPointer<T>, counts: UnsafeMutableBufferPointer<Int32>) throws -> [T] {
+                 into logProbabilities: UnsafeMutableBufferPointer<T>, counts: UnsafeMutableBufferPointer<Int32>) throws {
         try targets.withUnsafeBufferPointer { t in
             try sequences.sums(logits: logits.rows(rows), effectiveTargets: UnsafeBufferPointer(rebasing: t[rows]),
-                               probabilities: cached ? gradient.rows(rows) : nil, logProbabilities: logProbabilities, tokenCounts: counts)
+                               crossEntropyGradient: cached ? gradient.rows(rows) : nil, logProbabilities: logProbabilities,
+                               tokenCounts: counts)
         }
     }
 
-    /// The gradient of `rows` for the per-sequence `upstream`: rescaling the cached softmax rows,
-    /// or the fused kernel over the logits.
-    func backward(_ sequences: SequenceLogProbabilities<T>, rows: Range<Int>, cached: Bool,
-                  negativeLogLikelihoods: [T], upstream: UnsafeBufferPointer<T>) throws {
+    /// The gradient of `rows` for the per-sequence `upstream`: rescaling the cached rows, or the
+    /// fused kernel over the logits.
+    func backward(_ sequences: SequenceLogProbabilities<T>, rows: Range<Int>, cached: Bool, upstream: UnsafeBufferPointer<T>) throws {
+        if cached { return sequences.backward(scaling: gradient.rows(rows), upstream: upstream) }
         try targets.withUnsafeBufferPointer { t in
-            let counted = UnsafeBufferPointer(rebasing: t[rows])
-            if cached {
-                sequences.backward(overwriting: gradient.rows(rows), effectiveTargets: counted,
-                                   negativeLogLikelihoods: negativeLogLikelihoods, upstream: upstream)
-            } else {
-                try sequences.backward(logits: logits.rows(rows), targets: counted, upstream: upstream, gradient: gradient.rows(rows))
-            }
+            try sequences.backward(logits: logits.rows(rows), targets: UnsafeBufferPointer(rebasing: t[rows]), upstream: upstream,
+                                   gradient: gradient.rows(rows))
         }
     }
 }

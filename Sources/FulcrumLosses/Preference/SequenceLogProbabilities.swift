@@ -43,19 +43,24 @@ public struct SequenceLogProbabilities<T: FulcrumFloat>: Sendable {
         if let tokenCounts { try checkCount(tokenCounts.count, sequences, argument: "tokenCounts") }
         let effective = try countedTargets(targets, mask: mask)
         try effective.withUnsafeBufferPointer { t in
-            _ = try sums(logits: logits, effectiveTargets: t, logProbabilities: logProbabilities, tokenCounts: tokenCounts)
+            try sums(logits: logits, effectiveTargets: t, logProbabilities: logProbabilities, tokenCounts: tokenCounts)
         }
     }
 
     /// `forward` on validated arguments and the counted targets (masked tokens at the ignore
-    /// index); with `probabilities` (N×V), also writes every row's softmax there. Returns the
-    /// rows' −log p(y_t) (0 for ignored rows).
-    func sums(logits: MatrixView<T>, effectiveTargets: UnsafeBufferPointer<Int32>, probabilities: MutableMatrixView<T>? = nil,
-              logProbabilities: UnsafeMutableBufferPointer<T>, tokenCounts: UnsafeMutableBufferPointer<Int32>?) throws -> [T] {
+    /// index). With `crossEntropyGradient` (N×V), also writes each row's ∂(−log p(y_t))/∂logits
+    /// = p_t − onehot(y_t) there (zeros for ignored rows), whose target entry
+    /// −Σ_{j≠y} p_j keeps its relative accuracy when p_y is close to 1.
+    func sums(logits: MatrixView<T>, effectiveTargets: UnsafeBufferPointer<Int32>, crossEntropyGradient: MutableMatrixView<T>? = nil,
+              logProbabilities: UnsafeMutableBufferPointer<T>, tokenCounts: UnsafeMutableBufferPointer<Int32>?) throws {
         var nll = [T](repeating: 0, count: logits.rows)
         try nll.withUnsafeMutableBufferPointer { r in
-            _ = try SoftmaxCrossEntropy<T>(ignoreIndex: ignoreIndex, reduction: .none)
-                .loss(logits: logits, targets: effectiveTargets, probabilities: probabilities, rowLosses: r)
+            let kernel = SoftmaxCrossEntropy<T>(ignoreIndex: ignoreIndex, reduction: .none)
+            if let crossEntropyGradient {
+                _ = try kernel.lossAndGradient(logits: logits, targets: effectiveTargets, gradient: crossEntropyGradient, rowLosses: r)
+            } else {
+                _ = try kernel.loss(logits: logits, targets: effectiveTargets, rowLosses: r)
+            }
         }
         for b in 0..<logProbabilities.count {
             var sum = 0.0
@@ -67,29 +72,19 @@ public struct SequenceLogProbabilities<T: FulcrumFloat>: Sendable {
             logProbabilities[b] = T(sum)
             tokenCounts?[b] = count
         }
-        return nll
     }
 
-    /// The backward from stored softmax rows: overwrites each row of `probabilities` (N×V, from
-    /// `sums`) with u_b·(onehot(y_t) − p_t), or zeros for an ignored row. The target's entry
-    /// u_b·(1 − p_y) is formed as −u_b·expm1(−ℓ_t) from the row's −log p_y (`negativeLogLikelihoods`),
-    /// so it keeps its relative accuracy when p_y is close to 1. O(N·V), no exponential per element.
-    func backward(overwriting probabilities: MutableMatrixView<T>, effectiveTargets: UnsafeBufferPointer<Int32>,
-                  negativeLogLikelihoods: [T], upstream: UnsafeBufferPointer<T>) {
-        let columns = probabilities.columns
-        Threads.forEachBlock(count: probabilities.rows, blockSize: max(1, 16_384 / max(1, columns))) { _, range in
+    /// The backward from the rows `sums` wrote into `crossEntropyGradient`: dL/dlogits_t =
+    /// −u_b·(p_t − onehot(y_t)), each row scaled in place by −u of its sequence. O(N·V), no
+    /// exponential.
+    func backward(scaling crossEntropyGradient: MutableMatrixView<T>, upstream: UnsafeBufferPointer<T>) {
+        let columns = crossEntropyGradient.columns
+        Threads.forEachBlock(count: crossEntropyGradient.rows, blockSize: max(1, 16_384 / max(1, columns))) { _, range in
             for n in range {
-                let row = probabilities.row(n), y = effectiveTargets[n]
-                guard y != ignoreIndex else {
-                    row.update(repeating: 0, count: columns)
-                    continue
-                }
-                let u = upstream[n / sequenceLength]
-                let scale = T.Vector(repeating: -u)
+                let row = crossEntropyGradient.row(n), scale = T.Vector(repeating: -upstream[n / sequenceLength])
                 forEachVector(T.self, from: 0, to: columns) { j, count in
                     row.storeVector(UnsafePointer(row).loadVector(at: j, count: count) * scale, at: j, count: count)
                 }
-                row[Int(y)] = T(-Double(u) * Double.expm1(-Double(negativeLogLikelihoods[n])))
             }
         }
     }
