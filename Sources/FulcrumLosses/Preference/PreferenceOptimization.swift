@@ -11,11 +11,11 @@ import FulcrumKernels
 /// Cost: O(P·L·V). When the gradient rows of a pair fit in `pairBlockBytes` (2·L·V elements; 2 MiB
 /// by default, so that they stay in cache), pairs are taken a block at a time: the forward
 /// writes each token's cross-entropy gradient p − onehot(y) into the gradient rows, the block's
-/// losses give its upstream, and the backward rescales those cached rows by −upstream. The logits are then read once, the gradients
-/// written once, and each element takes one exponential. Longer pairs take two passes over the
-/// whole batch: the forward, then the backward once every upstream is known (the logits read
-/// twice, two exponentials per element). On a thrown error the gradient buffers' contents are
-/// unspecified.
+/// losses give its upstream, and the backward rescales those cached rows by −upstream. The
+/// logits are then read once, the gradients written once, and each element takes one
+/// exponential. Longer pairs take two passes over the whole batch: the forward, then the
+/// backward once every upstream is known (the logits read twice, two exponentials per element).
+/// On a thrown error the gradient buffers' contents are unspecified.
 ///
 /// ```swift
 /// let step = PreferenceOptimization<Float>(loss: PreferenceLoss(.dpo, beta: 0.1), sequenceLength: 512)
@@ -68,12 +68,12 @@ public struct PreferenceOptimization<T: FulcrumFloat>: Sendable {
         var result = PreferenceResult<T>(loss: 0, policyChosen: .init(repeating: 0, count: pairs),
                                          policyRejected: .init(repeating: 0, count: pairs))
         let blocks = (pairs + pairsPerBlock - 1) / pairsPerBlock
-        var means = [Result<Double, any Error>](repeating: .success(0), count: blocks)
-        means.withUnsafeMutableBufferPointer { means in
+        var blockLosses = [Result<Double, any Error>](repeating: .success(0), count: blocks)
+        blockLosses.withUnsafeMutableBufferPointer { blockLosses in
             result.policyChosen.withUnsafeMutableBufferPointer { policyChosen in
                 result.policyRejected.withUnsafeMutableBufferPointer { policyRejected in
                     Threads.forEachBlock(count: pairs, blockSize: pairsPerBlock) { b, block in
-                        means[b] = Result {
+                        blockLosses[b] = Result {
                             try step(block, sides, cached: cached, referenceChosen: referenceChosen, referenceRejected: referenceRejected,
                                      policy: (policyChosen, policyRejected), pairs: pairs)
                         }
@@ -82,15 +82,13 @@ public struct PreferenceOptimization<T: FulcrumFloat>: Sendable {
             }
         }
         var total = 0.0
-        for (b, mean) in means.enumerated() {
-            total += try mean.get() * Double(min(pairs, (b + 1) * pairsPerBlock) - b * pairsPerBlock)
-        }
+        for blockLoss in blockLosses { total += try blockLoss.get() }  // in block order: deterministic
         result.loss = T(total / Double(pairs))
         return result
     }
 
-    /// The pairs `block`: forward on both sides, the block's losses, backward; returns the block's
-    /// mean loss. `cached`: the forward stores each row's cross-entropy gradient in the gradients
+    /// The pairs `block`: forward on both sides, the block's losses, backward; returns the sum of
+    /// the block's pair losses. `cached`: the forward stores each row's cross-entropy gradient in the gradients
     /// and the backward rescales it; else the backward runs the fused kernel on the logits again.
     private func step(
         _ block: Range<Int>, _ sides: (SequenceBatch<T>, SequenceBatch<T>), cached: Bool,
@@ -128,7 +126,7 @@ public struct PreferenceOptimization<T: FulcrumFloat>: Sendable {
             try sides.0.backward(sequences, rows: rows, cached: cached, upstream: UnsafeBufferPointer(rebasing: u[0..<block.count]))
             try sides.1.backward(sequences, rows: rows, cached: cached, upstream: UnsafeBufferPointer(rebasing: u[block.count...]))
         }
-        return Double(mean)
+        return Double(mean) * Double(block.count)
     }
 }
 
