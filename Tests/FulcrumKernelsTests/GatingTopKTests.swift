@@ -8,28 +8,16 @@ struct GatingTopKTests {
         Array(keys.indices.sorted { keys[$0] > keys[$1] || (keys[$0] == keys[$1] && $0 < $1) }.prefix(k)).map { Int32($0) }
     }
 
-    /// Both entry points of `ThresholdTopK` (lists built inside, and lists built by the caller as
-    /// the router's row-maximum pass does) against the stable sort.
+    /// `ThresholdTopK` against the stable sort.
     static func check(_ keys: [Float], _ k: Int) {
         let topK = ThresholdTopK(count: keys.count)
         var selector = TopKSelector(capacity: k)
         defer { topK.deallocate(); selector.deallocate() }
         let want = expected(keys, k)
         keys.withUnsafeBufferPointer { p in
-            let x = p.baseAddress!
-            topK.select(x, count: keys.count, into: &selector)
+            topK.select(p.baseAddress!, count: keys.count, into: &selector)
             #expect((0..<k).map { selector.index[$0] } == want, "k \(k) keys \(keys)")
             #expect((0..<k).map { selector.key[$0] } == want.map { keys[Int($0)] })
-
-            var lists = LaneLists(levels: LaneLists.levels(k: k, count: keys.count))
-            var j = 0
-            while j < keys.count {
-                lists.insert(x.loadVector(at: j, count: min(8, keys.count - j), padding: -.infinity))
-                j += 8
-            }
-            #expect(lists.maximum == keys.max()!)
-            topK.select(x, count: keys.count, lists: &lists, into: &selector)
-            #expect((0..<k).map { selector.index[$0] } == want, "k \(k) keys \(keys) (caller's lists)")
         }
     }
 

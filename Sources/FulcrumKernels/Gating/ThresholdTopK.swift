@@ -52,16 +52,15 @@ struct ThresholdTopK {
                 lists.insert(j &+ 8 <= count ? keys.loadVector(at: j, as: SIMD8<Float>.self) : keys.loadVector(at: j, count: count &- j, padding: -.infinity, as: SIMD8<Float>.self))
                 j &+= 8
             }
-            select(keys, count: count, lists: &lists, into: &selector)
+            rank(keys, count: count, threshold: lists.popThreshold(k: selector.capacity), into: &selector)
         }
     }
 
-    /// The same with `lists` already holding every key of the row (consumed).
+    /// Steps 3 and 4: gathers the keys of the threshold `(t, above)` and writes them ranked.
     @inline(__always)
-    func select(_ keys: UnsafePointer<Float>, count: Int, lists: inout LaneLists, into selector: inout TopKSelector) {
+    private func rank(_ keys: UnsafePointer<Float>, count: Int, threshold: (t: Float, above: Int), into selector: inout TopKSelector) {
         let k = selector.capacity
-        let (t, above) = lists.popThreshold(k: k)
-        var chosen = gather(keys, count: count, threshold: t, equalWanted: k &- above, k: k)
+        var chosen = gather(keys, count: count, threshold: threshold.t, equalWanted: k &- threshold.above, k: k)
         // Lanes k..<8 of the chosen keys: −∞, below every finite key.
         chosen = Float.select(where: SIMD8<Float>.laneIndices, isLessThan: Keys(repeating: Float(k)), chosen, else: Keys(repeating: -.infinity))
         for a in 0..<k {
@@ -179,10 +178,6 @@ struct LaneLists {
         if levels > 6 { Self.sink(&l.6, &v) }
         if levels > 7 { Self.sink(&l.7, &v) }
     }
-
-    /// The largest key inserted (NaN-free keys).
-    @inline(__always)
-    var maximum: Float { Float.largestLane(l.0) }
 
     /// The k-th largest key t (with multiplicity) and the number of keys strictly above it;
     /// empties the lists on the way.
