@@ -91,6 +91,11 @@ struct DistillationLossTests {
             #expect(r.result.loss == 0 && r.result.forwardKL == 0 && r.result.reverseKL == 0)
             #expect(r.gradient.allSatisfy { $0 == 0 })
         }
+        // Finite logits whose sum t + s overflows Float: the row used to be taken for a non-finite
+        // one, left out of the loss, with its gradient row holding raw exponentials.
+        let huge = [3e38, 0, 0, 3e38, 1, 0]
+        let r = try runDistillation(DistillationLoss<Float>(temperature: 4), student: huge, teacher: huge, rows: 2, classes: 3)
+        #expect(r.result.loss == 0 && r.gradient.allSatisfy { $0 == 0 })
     }
 
     @Test("T² scaling multiplies the loss and gradient by T²")
@@ -151,6 +156,8 @@ struct DistillationLossTests {
                 #expect(thrownArgument { _ = try EntropyTemperature.solve(logits: view, targetEntropy: bad) } == "targetEntropy")
             }
             #expect(thrownArgument { _ = try EntropyTemperature.meanEntropy(logits: view, temperature: 0) } == "temperature")
+            // A positive T whose 1/T overflows: the entropy was NaN.
+            #expect(thrownArgument { _ = try EntropyTemperature.meanEntropy(logits: view, temperature: 1e-310) } == "temperature")
         }
         // Two tied maxima: the entropy never drops below log 2.
         let tied: [Double] = [3, 3, 0]

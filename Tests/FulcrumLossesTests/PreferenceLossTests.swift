@@ -174,6 +174,21 @@ struct PreferenceLossTests {
         #expect(thrownArgument { _ = try run(PreferenceLoss(.dpo, beta: 1e308), [-3], [-1], [-1], [-1], [1], [1], &gw, &gl) } == "beta")
         #expect(thrownArgument { _ = try run(PreferenceLoss(.ipo, beta: 1e-320), [-1], [-2], [-1], [-2], [1], [1], &gw, &gl) } == "beta")
         #expect(thrownArgument { _ = try run(PreferenceLoss(.rpo(eta: 1e308), beta: 10), [-1], [-2], [-1], [-2], [1], [1], &gw, &gl) } == "beta, eta")
+        // An empty batch: the two-pass path divided by zero, the cached one returned NaN.
+        for blockBytes in [0, 2 << 20] {
+            var step = PreferenceOptimization<Double>(loss: PreferenceLoss(.dpo, beta: 1), sequenceLength: 2)
+            step.pairBlockBytes = blockBytes
+            let (none, noTargets) = ([Double](), [Int32]())
+            var (g1, g2) = ([Double](), [Double]())
+            #expect(thrownArgument {
+                try none.withView(rows: 0, columns: 3) { x in try noTargets.withUnsafeBufferPointer { t in
+                    try g1.withMutableView(rows: 0, columns: 3) { a in try g2.withMutableView(rows: 0, columns: 3) { b in
+                        _ = try step.lossAndGradient(chosenLogits: x, chosenTargets: t, rejectedLogits: x, rejectedTargets: t,
+                                                     chosenGradient: a, rejectedGradient: b)
+                    } }
+                } }
+            } == "chosenLogits", "pairBlockBytes \(blockBytes)")
+        }
         let op = SequenceLogProbabilities<Double>(sequenceLength: 2)
         let x = [Double](repeating: 0, count: 4 * 3)
         var out = [0.0, 0.0]

@@ -152,6 +152,17 @@ struct RobustLossTests {
         #expect(g2.allSatisfy { abs($0) <= 1e-15 })
     }
 
+    @Test("Z-loss of a nearly constant row: its steep gradient fits Float and matches Double")
+    func zLossNearlyConstantRows() throws {
+        // σ ≈ 1.6e-20: the gradient (≈ r/σ) fits in Float, but r·z_y/(σ²·C) ≈ 7e38, which the
+        // gradient once went through, does not. Float against Double on the same Float inputs.
+        let x = [0, 4e-20, 2e-20].map { Double(Float($0)) }
+        let (loss, g) = try runZ(SphericalZLoss<Double>(a: 1, b: 1), x, rows: 1, classes: 3, targets: [1])
+        let (lossF, gF) = try runZ(SphericalZLoss<Float>(a: 1, b: 1), x, rows: 1, classes: 3, targets: [1])
+        #expect(g.allSatisfy { $0.isFinite } && g.contains { abs($0) > 1e18 })
+        #expect(relativeError(lossF, loss) <= 1e-5 && maxRelativeError(gF, g) <= 1e-5)
+    }
+
     @Test("Bad parameters throw naming the argument")
     func badInput() throws {
         let x: [Double] = [1, 2, 3, 4]

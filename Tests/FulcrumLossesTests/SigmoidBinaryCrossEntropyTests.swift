@@ -103,5 +103,16 @@ struct SigmoidBinaryCrossEntropyTests {
         #expect(attempt(SigmoidBinaryCrossEntropy(focalAlpha: 1.5)) == "focalAlpha")
         #expect(attempt(SigmoidBinaryCrossEntropy(), targets: [0, 1, 0, 1], columns: 4) == "targets")
         #expect(attempt(SigmoidBinaryCrossEntropy(), targets: [0, .nan, 0, 1]) == "targets")
+        // Targets outside [0, 1] that make the loss non-finite, which was reported as an overflow
+        // naming logits: a focal factor of a negative base, and a loss past Float's range.
+        #expect(attempt(SigmoidBinaryCrossEntropy(focalGamma: 1.5), targets: [0, 1, 5, 1]) == "targets[1, 0]")
+        #expect(attempt(SigmoidBinaryCrossEntropy(), targets: [0, 1, 0, 3e38]) == "targets[1, 1]")
+        // x + y overflowing the row's finiteness probe: the row was silently left out of the loss.
+        let huge: [Float] = [3e38, 1]
+        #expect(thrownArgument {
+            _ = try huge.withView(rows: 1, columns: 2) { xv in
+                try huge.withView(rows: 1, columns: 2) { try SigmoidBinaryCrossEntropy<Float>().loss(logits: xv, targets: $0) }
+            }
+        } == "targets[0, 0]")
     }
 }

@@ -18,7 +18,9 @@ import FulcrumKernels
 /// **Accuracy.** softplus(±x) = max(±x, 0) + log1p(e^{−|x|}), σ(x) and 1 − σ(x) from e^{−|x|}
 /// without cancellation (`FulcrumFloat.logisticParts`): small losses keep their relative accuracy
 /// and large |x| never overflows. Row sums are accumulated per 512-element chunk in Double.
-/// **Non-finite** logits or targets throw `nonFiniteValue` naming the first one. **Cost:** one
+/// **Non-finite** logits or targets throw `nonFiniteValue` naming the first one. Targets outside
+/// [0, 1] are not looked for on the fast path (as in PyTorch); when they make the loss non-finite
+/// (a focal factor of a negative base, a sum that overflows), the first one is named. **Cost:** one
 /// exponential and one division per element, no logarithm; the focal factor adds a few products
 /// for whole γ ∈ 1 … 4 and one more logarithm, exponential and division otherwise; O(N·C). **Determinism:** fixed row blocks
 /// combined in order, bitwise identical for any `Threads.count`.
@@ -52,8 +54,9 @@ public struct SigmoidBinaryCrossEntropy<T: FulcrumFloat>: Sendable {
     /// The reduced loss, and dL/dlogits written into `gradient` (N×C, may be the logits' memory).
     /// - Throws: `FulcrumError` naming `targets`/`gradient` (shape), `positiveWeights`,
     ///   `classWeights` (count, finite ≥ 0), `focalGamma`, `focalAlpha`, `gradientScale`, an
-    ///   empty mean (`logits`), or the first non-finite `logits`/`targets` element; the weights
-    ///   (or `logits`) when the loss overflows T.
+    ///   empty mean (`logits`), or the first non-finite `logits`/`targets` element; the first
+    ///   target outside [0, 1] when the loss is not finite; the weights (or `logits`) when the
+    ///   loss overflows T.
     @specialized(where T == Float)
     @specialized(where T == Double)
     public func lossAndGradient(logits: MatrixView<T>, targets: MatrixView<T>, gradient: MutableMatrixView<T>,
@@ -123,7 +126,20 @@ public struct SigmoidBinaryCrossEntropy<T: FulcrumFloat>: Sendable {
                 }
             }
         }
+        // A flagged row with finite inputs (x + y overflowed) or a non-finite loss: name a
+        // target outside [0, 1] if there is one.
+        if sums.firstNonFinite != nil || !sums.loss.isFinite, let (n, j) = Self.firstTargetOutsideUnit(targets) {
+            throw FulcrumError.invalidParameter(argument: "targets[\(n), \(j)]", value: "\(targets[n, j])", requirement: "in [0, 1]")
+        }
         return try representableLoss(sums.loss * scale, as: T.self, parameters: scaleOptions)
+    }
+
+    /// The position of the first target outside [0, 1], or nil.
+    static func firstTargetOutsideUnit(_ targets: MatrixView<T>) -> (Int, Int)? {
+        for n in 0..<targets.rows {
+            if let j = (0..<targets.columns).first(where: { !(targets[n, $0] >= 0 && targets[n, $0] <= 1) }) { return (n, j) }
+        }
+        return nil
     }
 
     /// The options that scale the loss, as named in an overflow error.

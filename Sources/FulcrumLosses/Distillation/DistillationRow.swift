@@ -44,8 +44,9 @@ func distillationRow<T: FulcrumFloat>(
     let records = scratch.chunkRecords, stored = scratch.values
     var outcome = DistillationRowOutcome()
 
-    // Per chunk: passes A and B.
-    var probe = zero
+    // Per chunk: passes A and B. A finiteness probe per input (one on t + s would overflow for
+    // huge finite logits and flag a valid row).
+    var (probeT, probeS) = (zero, zero)
     var (ma, mb) = (-T.infinity, -T.infinity)
     var start = 0, chunk = 0
     while start < classes {
@@ -55,7 +56,8 @@ func distillationRow<T: FulcrumFloat>(
         var maxT = T.Vector(repeating: -.infinity), maxS = maxT
         forEachVector(T.self, from: start, to: end) { j, count in
             var t = teacher.loadVector(at: j, count: count), s = student.loadVector(at: j, count: count)
-            probe = T.multiplyAdd(t + s, zero, probe)  // 0 unless a value is ±∞ or NaN
+            probeT = T.multiplyAdd(t, zero, probeT)  // 0 unless a value is ±∞ or NaN
+            probeS = T.multiplyAdd(s, zero, probeS)
             if count < width {
                 t = T.keepingLanes(below: count, of: t, fill: -.infinity)
                 s = T.keepingLanes(below: count, of: s, fill: -.infinity)
@@ -101,7 +103,7 @@ func distillationRow<T: FulcrumFloat>(
         start = end
         chunk += 1
     }
-    guard T.sumOfLanes(probe) == 0 else {
+    guard T.sumOfLanes(probeT + probeS) == 0 else {
         outcome.isFinite = false
         return outcome
     }

@@ -14,14 +14,20 @@ import FulcrumKernels
 public enum EntropyTemperature {
     /// H̄(T) and dH̄/dT, in Double.
     ///
-    /// - Throws: `invalidParameter` (`temperature`) unless T is finite and > 0; `nonFiniteValue`
-    ///   (`logits`) for a NaN or ±∞ logit; `emptyReduction` (`logits`) for no rows or no columns.
+    /// - Throws: `invalidParameter` (`temperature`) unless T is finite and > 0, and when T is so
+    ///   small that the scaled logits x/T overflow Double; `nonFiniteValue` (`logits`) for a NaN or
+    ///   ±∞ logit; `emptyReduction` (`logits`) for no rows or no columns.
     public static func meanEntropy<T: FulcrumFloat>(logits: MatrixView<T>, temperature: Double) throws -> (entropy: Double, derivative: Double) {
         guard temperature.isFinite, temperature > 0 else {
             throw FulcrumError.invalidParameter(argument: "temperature", value: "\(temperature)", requirement: "finite and > 0")
         }
         try validate(logits)
-        return evaluate(logits, temperature)
+        let result = evaluate(logits, temperature)
+        guard result.0.isFinite, result.1.isFinite else {
+            throw FulcrumError.invalidParameter(argument: "temperature", value: "\(temperature)",
+                                                requirement: "large enough that logits/temperature fit in Double")
+        }
+        return result
     }
 
     /// The temperature T > 0 with H̄(T) = `targetEntropy`.

@@ -41,7 +41,8 @@ public struct PreferenceOptimization<T: FulcrumFloat>: Sendable {
 
     /// The mean loss over pairs, the policy log-probabilities, and dL/dlogits for both batches.
     /// - Throws: what `SequenceLogProbabilities` and `PreferenceLoss` throw (arguments named
-    ///   for the chosen or rejected side), and `rejectedLogits` when the batches differ in size.
+    ///   for the chosen or rejected side), `rejectedLogits` when the batches differ in size, and
+    ///   `emptyReduction` naming `chosenLogits` for an empty batch.
     @specialized(where T == Float)
     @specialized(where T == Double)
     public func lossAndGradient(
@@ -55,6 +56,7 @@ public struct PreferenceOptimization<T: FulcrumFloat>: Sendable {
         try checkShape(MatrixView(chosenGradient), rows: chosenLogits.rows, columns: chosenLogits.columns, argument: "chosenGradient")
         try checkShape(MatrixView(rejectedGradient), rows: chosenLogits.rows, columns: chosenLogits.columns, argument: "rejectedGradient")
         let pairs = try sequences.validate(logits: chosenLogits, targets: chosenTargets, mask: chosenMask)
+        guard pairs > 0 else { throw FulcrumError.emptyReduction(argument: "chosenLogits", reason: "a mean over no pairs") }
         _ = try sequences.validate(logits: rejectedLogits, targets: rejectedTargets, mask: rejectedMask)
         let chosen = try sequences.countedTargets(chosenTargets, mask: chosenMask)
         let rejected = try sequences.countedTargets(rejectedTargets, mask: rejectedMask)

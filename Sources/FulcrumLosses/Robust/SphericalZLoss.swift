@@ -117,11 +117,14 @@ func zLossRow<T: FulcrumFloat>(_ o: UnsafePointer<T>, target y: Int, classes: In
         return loss
     }
     let r = u >= 0 ? 1 / (1 + Double.exp(-u)) : Double.exp(u) / (1 + Double.exp(u))
-    // g_j = (r/σ)·(1/C + z_y·(o_j − μ)/(σ·C)), then −r/σ at the target.
+    // g_j = (r/σ)·(1/C + z_y·z_j/C) with z_j = (o_j − μ)/σ, then −r/σ at the target. z_j is formed
+    // first: a nearly constant row's 1/σ² overflows T where its gradient (∝ 1/σ) does not. (σ² is
+    // a sum of squares in T, so σ stays above about 10⁻²³ in Float and r/σ fits.)
     let k = gradientScale * r / sigma
-    let offset = T.Vector(repeating: T(k / count)), slope = T.Vector(repeating: T(k * zy / (sigma * count)))
+    let inverse = T.Vector(repeating: T(1 / sigma))
+    let offset = T.Vector(repeating: T(k / count)), slope = T.Vector(repeating: T(k * zy / count))
     forEachVector(T.self, from: 0, to: classes) { j, n in
-        gradient.storeVector(offset + (o.loadVector(at: j, count: n) - mv) * slope, at: j, count: n)
+        gradient.storeVector(T.multiplyAdd((o.loadVector(at: j, count: n) - mv) * inverse, slope, offset), at: j, count: n)
     }
     gradient[y] = T(Double(gradient[y]) - k)
     return loss
