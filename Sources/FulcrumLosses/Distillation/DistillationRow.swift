@@ -6,14 +6,15 @@ import FulcrumKernels
 //
 //   per chunk  A  the chunk's two maxima (and the finiteness probe);
 //              B  e^{a−m_a}, e^{b−m_b} against the chunk's maxima (kept in the scratch row and
-//                 the gradient row) and the chunk's sums Σe^a, Σe^b, Σe^a·d, Σe^b·d (and, for the
+//                 the gradient row; when the reverse KL may be weighed, d too, in a second
+//                 scratch row) and the chunk's sums Σe^a, Σe^b, Σe^a·d, Σe^b·d (and, for the
 //                 BD-KD balance, Σe^a·(a−m_a), Σe^b·(b−m_b)), d = (a − m_a) − (b − m_b), in T
 //                 vectors, recorded in Double;
 //   row        the chunk records rescaled to the row's maxima and added in Double: both KLs and
 //              both entropies follow without a log per element, and identical rows give d = 0
 //              and identical sums, so exactly zero divergences;
-//   C          the gradient, written once from the stored exponentials and each chunk's scale
-//              (no exponential in this pass).
+//   C          the gradient, written once from the stored exponentials (and differences) and
+//              each chunk's constants: no exponential, and two or three operations per vector.
 //
 // Pass B prefetches both rows two chunks ahead (into the next row after the last chunks), so
 // that the memory reads of the next passes A overlap this chunk's exponentials. One chunk ahead
@@ -41,7 +42,8 @@ func distillationRow<T: FulcrumFloat>(
     let width = T.vectorWidth, zero = T.Vector()
     let (ia, ib) = (T.Vector(repeating: teacherInverseTemperature), T.Vector(repeating: studentInverseTemperature))
     let needsEntropies = balance.needsEntropies
-    let records = scratch.chunkRecords, stored = scratch.values
+    let storesDifferences = gradient != nil && balance.mayWeighReverse
+    let records = scratch.chunkRecords, stored = scratch.values, differences = scratch.otherValues
     var outcome = DistillationRowOutcome()
 
     // Per chunk: passes A and B. A finiteness probe per input (one on t + s would overflow for
@@ -85,6 +87,7 @@ func distillationRow<T: FulcrumFloat>(
                 gradient.storeVector(pb, at: j, count: count)
             }
             let d = a - b
+            if storesDifferences { differences.storeVector(d, at: j, count: count) }
             sa += pa
             sb += pb
             xa = T.multiplyAdd(pa, d, xa)
@@ -120,7 +123,7 @@ func distillationRow<T: FulcrumFloat>(
         xb += fb * (record[6] + (ua - ub) * record[5])
         ea += fa * (record[4] + ua * record[2])
         eb += fb * (record[7] + ub * record[5])
-        (record[0], record[1]) = (fa, fb)
+        (record[0], record[1], record[2]) = (fa, fb, ua - ub)
     }
     let (logSa, logSb) = (Double.log(sa), Double.log(sb))
     let c = logSa - logSb  // log p_s − log p_t = c − d
@@ -144,17 +147,19 @@ func distillationRow<T: FulcrumFloat>(
         }
         return outcome
     }
-    let (negativeA, negativeB) = (T.Vector(repeating: -ma), T.Vector(repeating: -mb))
-    let (forwardFactor, reverseFactor) = (T.Vector(repeating: T(k * wf)), T.Vector(repeating: T(k * wr)))
-    let shift = T.Vector(repeating: T(c - outcome.reverse))
+    // With p_s = e_b·(f_b/S_b), p_t = e_a·(f_a/S_a) and the row's d = d_c + δ_c (δ_c = u_a − u_b,
+    // the chunk's maxima against the row's), g = e_b·(P − Q·d_c) − e_a·R per chunk, where
+    // P = (f_b/S_b)·k·(w_f + w_r·(c − KL_r − δ_c)), Q = (f_b/S_b)·k·w_r, R = (f_a/S_a)·k·w_f. The
+    // two products are rounded alike, so identical rows still give exactly 0.
+    let shift = c - outcome.reverse
     for c in 0..<chunk {
         let record = records + RowChunks.recordLength * c
-        let (at, bs) = (T.Vector(repeating: T(record[0] / sa)), T.Vector(repeating: T(record[1] / sb)))
+        let (studentScale, teacherScale) = (record[1] / sb, record[0] / sa)
+        let p = T.Vector(repeating: T(studentScale * k * (wf + wr * (shift - record[2]))))
+        let q = T.Vector(repeating: T(-studentScale * k * wr)), r = T.Vector(repeating: T(teacherScale * k * wf))
         forEachVector(T.self, from: c * RowChunks.length, to: min(classes, (c + 1) * RowChunks.length)) { j, count in
-            let ps = reader.loadVector(at: j, count: count) * bs, pt = teacherExponentials.loadVector(at: j, count: count) * at
-            let d = T.multiplyAdd(teacher.loadVector(at: j, count: count), ia, negativeA)
-                - T.multiplyAdd(student.loadVector(at: j, count: count), ib, negativeB)
-            let g = (ps - pt) * forwardFactor + ps * (shift - d) * reverseFactor
+            let inner = T.multiplyAdd(UnsafePointer(differences).loadVector(at: j, count: count), q, p)
+            let g = reader.loadVector(at: j, count: count) * inner - teacherExponentials.loadVector(at: j, count: count) * r
             gradient.storeVector(g, at: j, count: count)
         }
     }

@@ -28,6 +28,15 @@ public enum DivergenceBalance: Sendable, Equatable {
         }
     }
 
+    /// Whether `weights` can give the reverse KL a weight other than 0.
+    var mayWeighReverse: Bool {
+        switch self {
+        case .forward: return false
+        case .weighted(_, let r): return r != 0
+        case .reverse, .entropyGap: return true
+        }
+    }
+
     /// Whether `weights` looks at the entropies.
     var needsEntropies: Bool {
         if case .entropyGap = self { return true }

@@ -1,10 +1,11 @@
 import FulcrumKernels
 import Synchronization
 
-/// Scratch memory for one row: `classes` values of T, and `RowChunks.recordLength` Doubles for
-/// each chunk of the row.
+/// Scratch memory for one row: two rows of `classes` values of T, and `RowChunks.recordLength`
+/// Doubles for each chunk of the row.
 struct RowScratch<T: FulcrumFloat> {
     let values: UnsafeMutablePointer<T>
+    let otherValues: UnsafeMutablePointer<T>
     let chunkRecords: UnsafeMutablePointer<Double>
     /// The set's index in its pool.
     let index: Int
@@ -30,12 +31,13 @@ final class ScratchPool<T: FulcrumFloat>: Sendable {
     func take() -> RowScratch<T> {
         let (index, values, records) = state.withLock { state -> (Int, Int, Int) in
             if let i = state.free.popLast() { return (i, state.sets[i].values, state.sets[i].records) }
-            let values = UnsafeMutablePointer<T>.allocate(capacity: max(1, classes))
+            let values = UnsafeMutablePointer<T>.allocate(capacity: 2 * max(1, classes))
             let records = UnsafeMutablePointer<Double>.allocate(capacity: RowChunks.count(classes) * RowChunks.recordLength)
             state.sets.append((Int(bitPattern: values), Int(bitPattern: records)))
             return (state.sets.count - 1, Int(bitPattern: values), Int(bitPattern: records))
         }
-        return RowScratch(values: UnsafeMutablePointer(bitPattern: values)!, chunkRecords: UnsafeMutablePointer(bitPattern: records)!,
+        let first = UnsafeMutablePointer<T>(bitPattern: values)!
+        return RowScratch(values: first, otherValues: first + max(1, classes), chunkRecords: UnsafeMutablePointer(bitPattern: records)!,
                           index: index)
     }
 
