@@ -64,7 +64,8 @@ public enum GradientCoherence {
     ///
     /// (without the "+ 1" parts for a head without bias), averaged over the N' rows that are not
     /// ignored. Cost: one C×D×N GEMM and O(N·(C + D)).
-    /// - Throws: `FulcrumError.emptyReduction` when every per-example gradient is zero.
+    /// - Throws: `FulcrumError.emptyReduction` when every per-example gradient is zero;
+    ///   `invalidParameter` naming `head` when the squared norm of a feature row overflows `T`.
     @specialized(where T == Float)
     @specialized(where T == Double)
     public static func coherence<T: FulcrumFloat>(of head: LinearHeadHessian<T>) throws -> Double {
@@ -78,7 +79,7 @@ public enum GradientCoherence {
             try g.withView { gv in try product.withMutableView { try BLAS.gemm(gv, transposeA: true, f, into: $0) } }
             for i in 0..<n {
                 let gi = g.storage[(i * c)..<((i + 1) * c)].reduce(0.0) { $0 + Double($1) * Double($1) }
-                let fi = VectorArithmetic.squaredNorm(f.row(i), count: d)
+                let fi = try VectorArithmetic.squaredNorm(f.row(i), count: d, argument: "head", row: i)
                 squaredNorms += gi * (fi + (head.hasBias ? 1 : 0))
                 if head.hasBias { for j in 0..<c { biasSum[j] += Double(g[i, j]) } }
             }

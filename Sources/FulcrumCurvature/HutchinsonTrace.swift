@@ -29,7 +29,7 @@ public enum HutchinsonTrace {
         try forEachProbeBatch(of: a, probes: probes, batchSize: batchSize, using: &generator) { v, av, row in
             draws.append(VectorArithmetic.dot(v, av, count: a.dimension))
         }
-        return StochasticEstimate(draws: draws)
+        return try StochasticEstimate(draws: draws)
     }
 
     /// Draws `probes` Rademacher vectors in batches, applies `a` to each batch and calls

@@ -45,7 +45,7 @@ public enum JacobianAsymmetry {
             }
             draws.append(total)
         }
-        return StochasticEstimate(draws: draws)
+        return try StochasticEstimate(draws: draws)
     }
 
     /// ‖J − Jᵀ‖²_F of an explicit square matrix (the exact value the estimator targets),

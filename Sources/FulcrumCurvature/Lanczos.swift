@@ -34,9 +34,10 @@ public enum Lanczos {
     /// vector, normalised here).
     ///
     /// Stops early when βⱼ ≤ 64·ε·‖T‖ (an invariant subspace: the remaining Ritz values are exact).
-    /// - Throws: `FulcrumError.invalidParameter` for `steps` outside 1…dimension or a zero `start`;
-    ///   `shapeMismatch` for a start of the wrong length; `nonFiniteValue` for a NaN or infinity in
-    ///   `start` or in the operator's output (argument `operator`).
+    /// - Throws: `FulcrumError.invalidParameter` for `steps` outside 1…dimension or a zero `start`,
+    ///   or naming `start` or `operator` when the squared norm of `start` or of a new basis vector
+    ///   overflows `Scalar`; `shapeMismatch` for a start of the wrong length; `nonFiniteValue` for
+    ///   a NaN or infinity in `start` or in the operator's output (argument `operator`).
     @inlinable
     public static func decompose<Op: LinearOperator>(
         _ a: Op, steps: Int, start: UnsafeBufferPointer<Op.Scalar>
@@ -50,7 +51,7 @@ public enum Lanczos {
             throw FulcrumError.shapeMismatch(argument: "start", expected: "\(n)", actual: "\(start.count)")
         }
         try checkFinite(start.baseAddress!, count: n, argument: "start")
-        let startNorm = VectorArithmetic.squaredNorm(start.baseAddress!, count: n).squareRoot()
+        let startNorm = try VectorArithmetic.squaredNorm(start.baseAddress!, count: n, argument: "start").squareRoot()
         guard startNorm > 0 else {
             throw FulcrumError.invalidParameter(argument: "start", value: "a vector of length 0", requirement: "non-zero")
         }
@@ -74,7 +75,7 @@ public enum Lanczos {
                     for _ in 0..<2 {
                         VectorArithmetic.subtractProjections(pw, onto: MatrixView(q), count: j + 1, length: n)
                     }
-                    let bj = VectorArithmetic.squaredNorm(UnsafePointer(pw), count: n).squareRoot()
+                    let bj = try VectorArithmetic.squaredNorm(UnsafePointer(pw), count: n, argument: "operator").squareRoot()
                     normT = max(normT, abs(aj) + bj + (beta.last ?? 0))
                     lastBeta = bj
                     if j == steps - 1 { break }

@@ -25,9 +25,11 @@ public enum PowerIteration {
     /// - Returns: values in the order found (decreasing magnitude up to convergence), unit vectors,
     ///   exact residuals ‖A·v − λ·v‖, iterations and convergence flags.
     /// - Throws: `FulcrumError.invalidParameter` for `count` outside 1…dimension, `maxIterations < 1`,
-    ///   a negative tolerance or a warm-start row of zero length; `shapeMismatch` for a warm start
-    ///   of the wrong width or more than `count` rows; `nonFiniteValue` for a NaN or infinity in the
-    ///   warm start (argument `warmStart`) or in the operator's output (argument `operator`).
+    ///   a negative tolerance or a warm-start row of zero length, or naming `warmStart` or `operator`
+    ///   when the squared norm of a warm-start row or of a product overflows `Scalar`;
+    ///   `shapeMismatch` for a warm start of the wrong width or more than `count` rows;
+    ///   `nonFiniteValue` for a NaN or infinity in the warm start (argument `warmStart`) or in the
+    ///   operator's output (argument `operator`).
     @inlinable
     public static func eigenpairs<Op: LinearOperator, G: RandomNumberGenerator>(
         of a: Op, count: Int, maxIterations: Int = 100, tolerance: Double = 1e-6,
@@ -50,7 +52,7 @@ public enum PowerIteration {
             }
             for i in 0..<w.rows {
                 try checkFinite(w.row(i), count: n, argument: "warmStart", row: i)
-                guard VectorArithmetic.squaredNorm(w.row(i), count: n) > 0 else {
+                guard try VectorArithmetic.squaredNorm(w.row(i), count: n, argument: "warmStart", row: i) > 0 else {
                     throw FulcrumError.invalidParameter(argument: "warmStart", value: "row \(i) of length 0", requirement: "non-zero")
                 }
             }
@@ -86,7 +88,7 @@ public enum PowerIteration {
                             lambda = VectorArithmetic.dot(pv, pw, count: n)
                             residual = VectorArithmetic.residualSquared(pw, pv, lambda, count: n).squareRoot()
                             _ = projectOut(pw, found: found, count: i, n: n)
-                            let wNorm2 = VectorArithmetic.squaredNorm(pw, count: n)
+                            let wNorm2 = try VectorArithmetic.squaredNorm(pw, count: n, argument: "operator")
                             if wNorm2 == 0 { converged = true; break }  // v is in the null space.
                             if abs(lambda - previous) <= tolerance * abs(lambda) { converged = true; break }
                             previous = lambda

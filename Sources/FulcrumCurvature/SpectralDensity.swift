@@ -34,7 +34,7 @@ public struct SpectralDensity: Sendable {
         guard runs >= 1 else {
             throw FulcrumError.invalidParameter(argument: "runs", value: "\(runs)", requirement: ">= 1")
         }
-        var start = [Op.Scalar](repeating: 0, count: a.dimension)
+        var start = [Op.Scalar](repeating: 0, count: max(0, a.dimension))  // a negative one fails the steps check
         var nodes: [Double] = [], weights: [Double] = []
         for _ in 0..<runs {
             start.withUnsafeMutableBufferPointer { RademacherProbes.fill($0.baseAddress!, count: $0.count, using: &generator) }

@@ -30,6 +30,21 @@ enum VectorArithmetic {
     @inlinable
     static func squaredNorm<T: FulcrumFloat>(_ a: UnsafePointer<T>, count: Int) -> Double { dot(a, a, count: count) }
 
+    /// Σᵢ aᵢ² of a finite vector, or `invalidParameter` naming `argument` (and `row` when given)
+    /// when it overflowed: accumulated in T, it does once elements pass about
+    /// √T.greatestFiniteMagnitude (1.8e19 for Float), and dividing by +∞ would silently zero a
+    /// normalised vector or a ratio.
+    @inlinable
+    static func squaredNorm<T: FulcrumFloat>(_ a: UnsafePointer<T>, count: Int, argument: String, row: Int? = nil) throws -> Double {
+        let result = squaredNorm(a, count: count)
+        guard result.isFinite else {
+            throw FulcrumError.invalidParameter(
+                argument: argument, value: row.map { "row \($0)" } ?? "a vector",
+                requirement: "elements small enough that its squared norm fits in \(T.self)")
+        }
+        return result
+    }
+
     @inlinable
     static func blockDot<T: FulcrumFloat>(_ a: UnsafePointer<T>, _ b: UnsafePointer<T>, _ range: Range<Int>) -> Double {
         let w = T.Vector.scalarCount

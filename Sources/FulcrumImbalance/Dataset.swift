@@ -213,11 +213,13 @@ struct Dataset {
 
 /// Ascending class labels and the ascending rows of each. Labels in a compact range (the usual
 /// `0..<C`) are bucketed by a counting sort (one pass to count, one to place each row at its
-/// class's cursor in one flat buffer, then one copy per class), others through a dictionary.
+/// class's cursor in one flat buffer, then one copy per class), others (including labels whose
+/// spread overflows Int) through a dictionary.
 func groupByClass(_ labels: [Int]) -> (classes: [Int], members: [[Int]]) {
     guard let low = labels.min(), let high = labels.max() else { return ([], []) }
-    if high.subtractingReportingOverflow(low).partialValue < 1 << 16, high >= low {
-        var cursor = [Int](repeating: 0, count: high - low + 1)
+    let (spread, overflow) = high.subtractingReportingOverflow(low)
+    if !overflow, spread < 1 << 16 {
+        var cursor = [Int](repeating: 0, count: spread + 1)
         var classes: [Int] = [], starts: [Int] = [0]
         let order = labels.withUnsafeBufferPointer { labels in
             cursor.withUnsafeMutableBufferPointer { cursor in

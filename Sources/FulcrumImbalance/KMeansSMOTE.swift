@@ -51,20 +51,25 @@ public struct KMeansSMOTE: Sampler {
         for (label, count) in targets where count > 0 {
             let assignment = try KMeans.fit(features, clusters: clusters, generator: &generator).labels
             let threshold = clusterBalanceThreshold ?? Double(count) / Double(dataset.rows) / 2
-            var kept: [[Int]] = [], logSparsity: [Double] = []
+            var kept: [[Int]] = [], logDistances: [Double] = []
             for cluster in 0..<clusters {
                 let members = (0..<dataset.rows).filter { assignment[$0] == cluster }
                 let own = members.filter { labels[$0] == label }
                 guard !members.isEmpty, Double(own.count) / Double(members.count) >= threshold, own.count > kNeighbors else { continue }
                 kept.append(own)
-                // log(mean_distance^e / n), so that a large e cannot overflow; −∞ for a cluster of duplicates.
-                let distance = meanDistance(dataset, own)
-                logSparsity.append((exponent == 0 ? 0 : exponent * Double.log(distance)) - Double.log(Double(own.count)))
+                logDistances.append(Double.log(meanDistance(dataset, own)))  // −∞ for a cluster of duplicates
             }
             guard !kept.isEmpty else {
                 throw FulcrumError.emptyReduction(
                     argument: "clusterBalanceThreshold",
                     reason: "no cluster holds enough samples of class \(label); lower the threshold or use more clusters")
+            }
+            // log(mean_distance^e / n) less e·log(d_max), a common term the normalisation drops:
+            // e·(log d − log d_max) ≤ 0 cannot overflow for any finite e (d_max is taken as 1 when
+            // every kept cluster is of duplicates, whose terms are all −∞).
+            let top = logDistances.max()!, logLargest = top > -.infinity ? top : 0
+            let logSparsity = zip(logDistances, kept).map { logDistance, own in
+                (exponent == 0 ? 0 : exponent * (logDistance - logLargest)) - Double.log(Double(own.count))
             }
             let shares = apportion(count, weights: normalisedWeights(logSparsity))
             for (own, share) in zip(kept, shares) where share > 0 {

@@ -7,7 +7,11 @@ import FulcrumKernels
 /// trained with balanced classes, and `argmax_c p̃` is the thresholded decision.
 public enum PriorCompensation {
     /// Rescales each row of `probabilities` (`M × C`, row-major) by `1 / priors[c]` and
-    /// renormalises the row in place. A row whose rescaled sum is 0 (all zeros) is left at 0.
+    /// renormalises the row in place. A row of zeros is left at 0.
+    ///
+    /// Each row is first scaled by a power of two near its largest ratio `p(c | x) / π_c` (exact,
+    /// and undone by the normalisation), so that huge probabilities or tiny priors cannot
+    /// overflow the sum.
     ///
     /// - Throws: `shapeMismatch` naming `probabilities` when its count is not a multiple of
     ///   `priors.count`; `invalidParameter` naming `priors` for a non-positive or non-finite
@@ -24,12 +28,16 @@ public enum PriorCompensation {
             throw FulcrumError.nonFiniteValue(argument: "probabilities", row: bad / c, column: bad % c)
         }
         for row in 0..<(probabilities.count / c) {
+            // 2^(m − 1) < the largest ratio < 2^(m + 1), so every ratio scaled by 2^−m is below 2
+            // and the largest above 1/2.
+            let exponents = zip(probabilities[row * c ..< (row + 1) * c], priors).lazy
+                .filter { p, _ in p > 0 }.map { p, prior in p.exponent - prior.exponent }
+            guard let m = exponents.max() else { continue }  // a row of zeros
             var sum = 0.0
             for j in 0..<c {
-                probabilities[row * c + j] /= priors[j]
+                probabilities[row * c + j] = Double(sign: .plus, exponent: -m, significand: probabilities[row * c + j]) / priors[j]
                 sum += probabilities[row * c + j]
             }
-            guard sum > 0 else { continue }
             for j in 0..<c { probabilities[row * c + j] /= sum }
         }
     }

@@ -20,7 +20,8 @@ public struct RandomOverSampler: Sampler {
 
     /// `sampleIndices` holds `0..<N` then the row each bootstrap copy was drawn from.
     ///
-    /// - Throws: `invalidParameter` naming `shrinkage` when negative or not finite;
+    /// - Throws: `invalidParameter` naming `shrinkage` when negative or not finite, or so large
+    ///   that a noisy row overflows Float;
     ///   `emptyReduction` naming `features` when shrinkage is set and a resampled class has one
     ///   sample (its standard deviation is undefined); the input errors of `SMOTE`.
     public func fitResample(features: MatrixView<Float>, labels: [Int], generator: inout some RandomNumberGenerator) throws -> Resampled {
@@ -45,7 +46,12 @@ public struct RandomOverSampler: Sampler {
             let sigma = standardDeviations(dataset, rows)
             for r in start..<drawn.count {
                 for c in 0..<d {
-                    noise.append(Float(Double(features[drawn[r], c]) + generator.nextNormal() * s * h * sigma[c]))
+                    let value = Float(Double(features[drawn[r], c]) + generator.nextNormal() * s * h * sigma[c])
+                    guard value.isFinite else {
+                        throw FulcrumError.invalidParameter(argument: "shrinkage", value: "\(s)",
+                                                            requirement: "small enough that the noisy rows of class \(label) fit in Float")
+                    }
+                    noise.append(value)
                 }
             }
         }

@@ -6,10 +6,11 @@ import FulcrumKernels
 /// rows (class by class in ascending label order). Under-samplers and cleaners return the kept
 /// original rows in their original order, and their indices in `sampleIndices`.
 public struct Resampled: Sendable, Equatable {
-    /// Row-major `rows × columns` features.
-    public var features: [Float]
+    /// Row-major `rows × columns` features (read-only, so that they stay consistent with
+    /// `labels`, which `withFeatures` relies on).
+    public private(set) var features: [Float]
     /// One label per row.
-    public var labels: [Int]
+    public private(set) var labels: [Int]
     /// Features per row.
     public let columns: Int
     /// For samplers that keep original rows only: the kept rows' indices in the input, ascending.

@@ -35,16 +35,18 @@ public enum SamplingStrategy: Sendable, Equatable, Hashable {
     /// generate, for under-sampling the number of rows to keep, for cleaning the classes to clean
     /// (with their current size).
     ///
-    /// - Throws: `FulcrumError.invalidParameter` naming `samplingStrategy` for a strategy the
-    ///   purpose does not accept, a ratio outside (0, 1] or with more than two classes, a count
-    ///   that asks for fewer samples than exist when over-sampling (or more when under-sampling),
-    ///   over-sampling beyond `maximumRows` rows in all;
+    /// - Throws: `FulcrumError.invalidParameter` naming `classCounts` for a negative count, a label
+    ///   listed twice or counts whose total exceeds `Int.max`; naming `samplingStrategy` for a
+    ///   strategy the purpose does not accept, a ratio outside (0, 1] or with more than two classes,
+    ///   a count that asks for fewer samples than exist when over-sampling (or more when
+    ///   under-sampling), over-sampling beyond `maximumRows` rows in all;
     ///   `FulcrumError.emptyReduction` naming `samplingStrategy` for a class with no sample.
     public func targets(classCounts: [(label: Int, count: Int)], purpose: Purpose) throws -> [(label: Int, count: Int)] {
+        let existing = try Self.total(of: classCounts)
         let result = try unboundedTargets(classCounts: classCounts, purpose: purpose)
         if purpose == .overSampling {
             // Rows are indexed with 32-bit integers (and a request beyond that is a typo, not a data set).
-            let total = result.reduce(classCounts.reduce(0) { $0 + $1.count }) { $0 &+ $1.count }
+            let total = result.reduce(existing) { $0 &+ $1.count }
             guard result.allSatisfy({ $0.count <= Self.maximumRows }), total >= 0, total <= Self.maximumRows else {
                 throw FulcrumError.invalidParameter(argument: "samplingStrategy", value: "\(self)",
                                                     requirement: "at most \(Self.maximumRows) rows after over-sampling")
@@ -55,6 +57,23 @@ public enum SamplingStrategy: Sendable, Equatable, Hashable {
 
     /// The most rows a resampled data set may have: 2³¹ − 1.
     public static let maximumRows = Int(Int32.max)
+
+    /// The number of samples in `classCounts`, after checking that it is one non-negative count
+    /// per class and that the total fits in Int (so that no later difference or sum overflows).
+    private static func total(of classCounts: [(label: Int, count: Int)]) throws -> Int {
+        func reject(_ value: String, _ requirement: String) -> FulcrumError {
+            FulcrumError.invalidParameter(argument: "classCounts", value: value, requirement: requirement)
+        }
+        var total = 0, labels = Set<Int>()
+        for (label, count) in classCounts {
+            guard count >= 0 else { throw reject("\(count) for class \(label)", ">= 0") }
+            guard labels.insert(label).inserted else { throw reject("class \(label) listed twice", "one count per class") }
+            let (sum, overflow) = total.addingReportingOverflow(count)
+            guard !overflow else { throw reject("counts summing beyond Int.max", "a total that fits in Int") }
+            total = sum
+        }
+        return total
+    }
 
     private func unboundedTargets(classCounts: [(label: Int, count: Int)], purpose: Purpose) throws -> [(label: Int, count: Int)] {
         let counts = classCounts.sorted { $0.label < $1.label }
@@ -90,14 +109,15 @@ public enum SamplingStrategy: Sendable, Equatable, Hashable {
             guard counts.count == 2 else { throw reject("a ratio only with exactly 2 classes (got \(counts.count))") }
             guard r > 0, r <= 1 else { throw reject("in (0, 1]") }
             if purpose == .overSampling {
-                let target = Int((r * Double(largest.count)).rounded(.down))
+                // ⌊r·n_max⌋ ≤ n_max, but its Double can round to 2⁶³ when n_max is near Int.max.
+                let target = Int(exactly: (r * Double(largest.count)).rounded(.down)) ?? largest.count
                 guard target >= smallest.count else {
                     throw reject("large enough not to remove minority samples when over-sampling (needs r >= \(Double(smallest.count) / Double(largest.count)))")
                 }
                 return counts.filter { $0.label != largest.label }.map { ($0.label, target - $0.count) }
             } else {
-                let target = Int((Double(smallest.count) / r).rounded(.down))
-                guard target <= largest.count else {
+                // Converted only when it fits: a tiny r takes n_min / r beyond Int.
+                guard let target = Int(exactly: (Double(smallest.count) / r).rounded(.down)), target <= largest.count else {
                     throw reject("large enough not to add majority samples when under-sampling (needs r >= \(Double(smallest.count) / Double(largest.count)))")
                 }
                 return counts.filter { $0.label != smallest.label }.map { ($0.label, target) }

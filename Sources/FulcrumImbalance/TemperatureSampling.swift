@@ -3,14 +3,15 @@ import FulcrumKernels
 /// Temperature sampling of classes, domains or languages ("Upsample or Upweight? Balanced
 /// Training on Heavily Imbalanced Datasets", Li et al.): draw from class `c` with probability
 /// `p_c = n_c^{1/τ} / Σ_j n_j^{1/τ}`. `τ = 1` samples in proportion to the data, `τ → ∞`
-/// uniformly over classes, `τ < 1` sharpens towards the largest class.
+/// uniformly over classes, `τ < 1` sharpens towards the largest class (shared equally by the
+/// classes tied for largest as `τ → 0`).
 ///
 /// The paper's equivalent upweighting ("Scalarization") keeps proportional sampling and weights
 /// class `c`'s loss by `p_c / q_c` with `q_c = n_c / N`: the expected full gradient is the same,
 /// the stochastic gradient variance is not (the paper's point).
 public enum TemperatureSampling {
-    /// `p_c = n_c^{1/τ} / Σ n_j^{1/τ}`, computed as a softmax of `log(n_c) / τ` (no overflow for
-    /// small `τ`).
+    /// `p_c = n_c^{1/τ} / Σ n_j^{1/τ}`, computed as a softmax of `(log n_c − log n_max) / τ ≤ 0`
+    /// (no overflow for any `τ`: the largest class has weight exactly 1).
     ///
     /// - Throws: `invalidParameter` naming `temperature` unless positive and finite (or +∞ for
     ///   uniform), or `counts` when empty or a count is not positive.
@@ -19,9 +20,8 @@ public enum TemperatureSampling {
         guard temperature > 0, !temperature.isNaN else {
             throw FulcrumError.invalidParameter(argument: "temperature", value: "\(temperature)", requirement: "> 0")
         }
-        let logits = counts.map { Double.log(Double($0)) / temperature }
-        let top = logits.max()!
-        let exps = logits.map { Double.exp($0 - top) }
+        let top = Double.log(Double(counts.max()!))
+        let exps = counts.map { Double.exp((Double.log(Double($0)) - top) / temperature) }
         let total = exps.reduce(0, +)
         return exps.map { $0 / total }
     }
@@ -34,19 +34,23 @@ public enum TemperatureSampling {
         return zip(p, counts).map { $0 / (Double($1) / total) }
     }
 
-    /// Draws `count` class positions from `probabilities` (inverse CDF on `generator.nextUnit()`).
+    /// Draws `count` class positions from `probabilities` (inverse CDF on `generator.nextUnit()`);
+    /// they are weights, and need not sum to 1.
     ///
     /// - Throws: `invalidParameter` naming `probabilities` when empty, negative, non-finite or
     ///   summing to zero; `count` when negative.
     public static func sample(_ count: Int, probabilities: [Double], generator: inout some RandomNumberGenerator) throws -> [Int] {
         guard count >= 0 else { throw FulcrumError.invalidParameter(argument: "count", value: "\(count)", requirement: ">= 0") }
-        let total = probabilities.reduce(0, +)
-        guard !probabilities.isEmpty, probabilities.allSatisfy({ $0 >= 0 && $0.isFinite }), total > 0 else {
+        guard let largest = probabilities.max(), probabilities.allSatisfy({ $0 >= 0 && $0.isFinite }), largest > 0 else {
             throw FulcrumError.invalidParameter(argument: "probabilities", value: "\(probabilities)", requirement: "non-empty, finite, >= 0, with a positive sum")
         }
+        // In units of a power of two near the largest weight (an exact scaling), so that the
+        // running sum stays below 2·probabilities.count instead of overflowing.
+        let scale = largest.binade
         var cumulative: [Double] = []
         var running = 0.0
-        for p in probabilities { running += p; cumulative.append(running) }
+        for p in probabilities { running += p / scale; cumulative.append(running) }
+        let total = running
         return (0..<count).map { _ in
             let u = generator.nextUnit() * total
             return cumulative.firstIndex { u < $0 } ?? probabilities.lastIndex { $0 > 0 }!
@@ -82,13 +86,15 @@ public struct CooldownSchedule: Sendable, Equatable {
     }
 
     /// The temperature at `step` (steps before 0 count as 0). On the ramp it is
-    /// (1 − f)·τ₀ + f·τ₁, which stays +∞ while an infinite (uniform) temperature has weight.
+    /// (1 − f)·τ₀ + f·τ₁, which stays +∞ while an infinite (uniform) temperature has weight; a
+    /// term of weight 0 is left out (so the ramp starts at exactly τ₀ even when τ₁ = +∞).
     public func temperature(at step: Int) -> Double {
         if step < cooldownStart { return initialTemperature }
         let elapsed = step - cooldownStart  // no overflow: 0 <= cooldownStart <= step
         if elapsed >= cooldownSteps { return finalTemperature }
         let f = Double(elapsed) / Double(cooldownSteps)
-        return (1 - f) * initialTemperature + f * finalTemperature
+        func weighted(_ weight: Double, _ temperature: Double) -> Double { weight == 0 ? 0 : weight * temperature }
+        return weighted(1 - f, initialTemperature) + weighted(f, finalTemperature)
     }
 
     /// The sampling probabilities at `step`.

@@ -7,6 +7,18 @@ func gappedSpectrum(_ n: Int, _ g: inout SplitMix64) -> [Double] {
     [10, 7, 5] + (3..<n).map { _ in g.uniform(0, 2) }
 }
 
+/// diag(top, 1, …, 1) in Float, n = 64: with top = 1e21 its products are finite but their squared
+/// norm, accumulated in Float, overflows.
+func floatDiagonal(top: Float) throws -> ClosureOperator<Float> {
+    try ClosureOperator<Float>(dimension: 64) { x, y in for i in 0..<64 { y[i] = i == 0 ? top * x[i] : x[i] } }
+}
+
+/// The error of a vector whose squared norm overflows Float.
+func overflowingNorm(_ argument: String, row: Int? = nil) -> FulcrumError {
+    .invalidParameter(argument: argument, value: row.map { "row \($0)" } ?? "a vector",
+                      requirement: "elements small enough that its squared norm fits in Float")
+}
+
 @Suite struct PowerIterationTests {
     @Test func topThreeMatchLAPACK() throws {
         var g = SplitMix64(seed: 1)
@@ -73,6 +85,16 @@ func gappedSpectrum(_ n: Int, _ g: inout SplitMix64) -> [Double] {
             try PowerIteration.eigenpairs(of: poisoned, count: 1, using: &g)
         }
         #expect(throws: FulcrumError.self) { try ClosureOperator<Double>(dimension: 0) { _, _ in } }
+    }
+
+    @Test func overflowingNormThrows() throws {
+        var g = SplitMix64(seed: 14)
+        // ‖A·v‖² overflowed Float: the iterate was scaled by 1/∞ to zero and reported converged to 0.
+        #expect(throws: overflowingNorm("operator")) { try PowerIteration.eigenpairs(of: floatDiagonal(top: 1e21), count: 1, using: &g) }
+        let start = try Matrix<Float>(rows: 1, columns: 64, elements: [1e20] + Array(repeating: 1, count: 63))
+        #expect(throws: overflowingNorm("warmStart", row: 0)) {
+            try start.withView { try PowerIteration.eigenpairs(of: floatDiagonal(top: 2), count: 1, warmStart: $0, using: &g) }
+        }
     }
 }
 
@@ -157,6 +179,16 @@ func gappedSpectrum(_ n: Int, _ g: inout SplitMix64) -> [Double] {
         #expect(throws: FulcrumError.self) { try Lanczos.eigenpairs(of: poisoned, count: 1, steps: 2, using: &g) }
         #expect(throws: FulcrumError.self) {
             try Matrix<Double>(rows: 2, columns: 3, repeating: 1).withView { try SymmetricMatrixOperator($0) }
+        }
+    }
+
+    @Test func overflowingNormThrows() throws {
+        var g = SplitMix64(seed: 15)
+        // β = ‖r‖ overflowed Float to +∞, and the test β ≤ 64·ε·‖T‖ = ∞ stopped as if invariant.
+        #expect(throws: overflowingNorm("operator")) { try Lanczos.eigenpairs(of: floatDiagonal(top: 1e21), count: 1, steps: 4, using: &g) }
+        let start = [Float](repeating: 1e20, count: 64)
+        #expect(throws: overflowingNorm("start")) {
+            try start.withUnsafeBufferPointer { try Lanczos.decompose(floatDiagonal(top: 2), steps: 4, start: $0) }
         }
     }
 }

@@ -167,4 +167,20 @@ struct Domains {
         let expected = try m.withView { try GradientCoherence.coherence(of: $0) }
         #expect(relativeError(try GradientCoherence.coherence(of: head), expected) < 1e-12)
     }
+
+    @Test func coherenceOfHugeFloatFeaturesThrows() throws {
+        // ‖f_0‖², accumulated in Float, overflowed: the coherence came out as 0 instead of about 1/2.
+        let (rows, d) = (2, 64)
+        let features = [Float](repeating: 1, count: rows * d).enumerated().map { $0.offset == 0 ? 1e20 : $0.element }
+        let weights = [Float](repeating: 0, count: 2 * d), targets: [Int32] = [0, 1]
+        let head = try features.withUnsafeBufferPointer { fp in
+            try weights.withUnsafeBufferPointer { wp in
+                try targets.withUnsafeBufferPointer { tp in
+                    try LinearHeadHessian(features: MatrixView(fp, rows: rows, columns: d), weights: MatrixView(wp, rows: 2, columns: d),
+                                          bias: nil, targets: tp)
+                }
+            }
+        }
+        #expect(throws: overflowingNorm("head", row: 0)) { try GradientCoherence.coherence(of: head) }
+    }
 }

@@ -35,6 +35,24 @@ import FulcrumKernels
         #expect(throws: FulcrumError.self) { try HutchinsonTrace.estimate(of: op, probes: 1, using: &g) }
         #expect(throws: FulcrumError.self) { try HutchinsonTrace.estimate(of: op, probes: 3, batchSize: 0, using: &g) }
     }
+
+    @Test func estimateNeedsTwoDraws() throws {
+        // The mean of no draw and the standard error of one were NaN.
+        #expect(throws: FulcrumError.invalidParameter(argument: "draws", value: "0 draws", requirement: "at least 2")) {
+            try StochasticEstimate(draws: [])
+        }
+        #expect(throws: FulcrumError.invalidParameter(argument: "draws", value: "1 draw", requirement: "at least 2")) {
+            try StochasticEstimate(draws: [3])
+        }
+        let two = try StochasticEstimate(draws: [1, 3])
+        #expect(two.estimate == 2 && two.standardError == 1 && two.samples == 2)
+    }
+}
+
+/// An operator whose dimension is negative (ClosureOperator rejects one; a user type need not).
+struct NegativeDimensionOperator: LinearOperator {
+    var dimension: Int { -1 }
+    func apply(_ x: UnsafeBufferPointer<Double>, into y: UnsafeMutableBufferPointer<Double>) {}
 }
 
 @Suite struct SpectralDensityTests {
@@ -89,10 +107,18 @@ import FulcrumKernels
                 for _ in 0..<k { akv = multiply(a, akv) }
                 draws.append(zip(v, akv).map(*).reduce(0, +) / Double(n))
             }
-            let e = StochasticEstimate(draws: draws)
+            let e = try StochasticEstimate(draws: draws)
             let exact = spectrum.map { Double.pow($0, Double(k)) }.reduce(0, +) / Double(n)
             #expect(abs(try slq.moment(k) - e.estimate) < 1e-10)
             #expect(abs(try slq.moment(k) - exact) < 4 * e.standardError)
+        }
+    }
+
+    @Test func negativeDimensionThrows() {
+        // The start vector of count −1 trapped; now the steps check of Lanczos rejects it.
+        var g = SplitMix64(seed: 16)
+        #expect(throws: FulcrumError.invalidParameter(argument: "steps", value: "2", requirement: "in 1...-1 (the operator's dimension)")) {
+            try SpectralDensity(of: NegativeDimensionOperator(), steps: 2, runs: 1, using: &g)
         }
     }
 }

@@ -32,4 +32,29 @@ struct DatasetTests {
         #expect(members == [[1, 4], [3, 6], [0, 2, 5]])
         #expect(groupByClass([]).classes.isEmpty)
     }
+
+    @Test("labels whose spread overflows Int go through a dictionary too, and samplers accept them")
+    func overflowingSpread() throws {
+        // high − low overflowed to a negative spread, which passed the compact-range test and
+        // trapped on high − low + 1.
+        for labels in [[0, Int.min, 0], [Int.max, -1, -1]] {
+            let (classes, members) = groupByClass(labels)
+            let expected = reference(labels)
+            #expect(classes == expected.classes)
+            #expect(members == expected.members)
+        }
+        var data = LabelledData.blobs(sizes: [20, 8], columns: 2)
+        data.labels = data.labels.map { $0 == 0 ? Int.min : 0 }
+        #expect(try data.resample(RandomUnderSampler()).classCounts == [Int.min: 8, 0: 8])
+    }
+
+    @Test("a result's features and labels are read-only here: withFeatures relies on their agreeing")
+    func resampledIsReadOnly() {
+        // Overload resolution sees the key path as writable exactly when the setter is visible.
+        func isWritable<Value>(_: KeyPath<Resampled, Value>) -> Bool { false }
+        func isWritable<Value>(_: WritableKeyPath<Resampled, Value>) -> Bool { true }
+        #expect(!isWritable(\Resampled.features))
+        #expect(!isWritable(\Resampled.labels))
+        #expect(isWritable(\Resampled.sampleIndices))  // the check itself tells the two apart
+    }
 }

@@ -105,6 +105,15 @@ struct MixedAndClusterSamplerTests {
         #expect(try data.resample(KMeansSMOTE(clusters: 4, densityExponent: 400)).classCounts == [0: 120, 1: 120])
     }
 
+    @Test("k-means SMOTE: a huge finite density exponent still gives exact counts")
+    func kmeansSMOTEHugeExponent() throws {
+        // e·log(mean distance) overflowed to +∞ (mean distances above 1 here), ∞ − ∞ gave NaN
+        // weights and the apportionment trapped.
+        var data = LabelledData.blobs(sizes: [120, 30], columns: 2, separation: 3, seed: 8)
+        data.features = data.features.map { $0 * 10 }
+        #expect(try data.resample(KMeansSMOTE(clusters: 4, densityExponent: 1e308)).classCounts == [0: 120, 1: 120])
+    }
+
     @Test("k-means SMOTE cluster weights: proportional to exp(log weight), overflow-free, equal when all are 0")
     func clusterWeights() {
         let w = normalisedWeights([Double.log(1), Double.log(3), -.infinity])

@@ -101,6 +101,14 @@ struct OverSamplerTests {
         }
         #expect(throws: FulcrumError.self) { try data.resample(RandomOverSampler(shrinkage: -1)) }
     }
+
+    @Test("a shrinkage whose noise overflows Float is an error naming shrinkage, not infinite rows")
+    func hugeShrinkage() {
+        #expect(throws: FulcrumError.invalidParameter(argument: "shrinkage", value: "1e+40",
+                                                      requirement: "small enough that the noisy rows of class 1 fit in Float")) {
+            try data.resample(RandomOverSampler(shrinkage: 1e40))
+        }
+    }
 }
 
 import Foundation

@@ -52,6 +52,22 @@ struct ReweightingTests {
         #expect(abs(share - 0.25) < 0.015)
     }
 
+    @Test("temperature sampling: a tiny τ is one-hot on the largest class, shared equally by ties")
+    func tinyTemperature() throws {
+        // τ = 2⁻¹⁰³⁰ ≈ 8.7e−311 (subnormal): log(n)/τ overflowed to +∞ for every class, and ∞ − ∞ gave NaN.
+        #expect(try TemperatureSampling.probabilities(counts: [10, 20], temperature: 0x1p-1030) == [0, 1])
+        #expect(try TemperatureSampling.probabilities(counts: [20, 10, 20], temperature: 0x1p-1030) == [0.5, 0, 0.5])
+    }
+
+    @Test("temperature sampling: weights whose sum overflows draw like their scaled copy")
+    func hugeSamplingWeights() throws {
+        // The sum was +∞, so every draw fell on the last class.
+        var g1 = SplitMix64(seed: 6), g2 = SplitMix64(seed: 6)
+        let draws = try TemperatureSampling.sample(1000, probabilities: [1e308, 1e308], generator: &g1)
+        #expect(Set(draws) == [0, 1])
+        #expect(try TemperatureSampling.sample(1000, probabilities: [0.5, 0.5], generator: &g2) == draws)
+    }
+
     @Test("Cooldown schedule")
     func cooldown() throws {
         let step = try CooldownSchedule(initialTemperature: 5, finalTemperature: 1, cooldownStart: 100)
@@ -71,6 +87,14 @@ struct ReweightingTests {
         #expect(try TemperatureSampling.scalarizationWeights(counts: huge, temperature: 2).allSatisfy { $0.isFinite && $0 > 0 })
     }
 
+    @Test("Cooldown towards a uniform (+∞) temperature starts the ramp at exactly the initial one")
+    func cooldownToUniform() throws {
+        // Step 0 of the ramp computed 1·τ₀ + 0·∞ = NaN.
+        let ramp = try CooldownSchedule(initialTemperature: 1, finalTemperature: .infinity, cooldownStart: 0, cooldownSteps: 10)
+        #expect(ramp.temperature(at: 0) == 1)
+        #expect(ramp.temperature(at: 5) == .infinity && ramp.temperature(at: 10) == .infinity)
+    }
+
     @Test("prior compensation by hand")
     func priors() throws {
         // (0.8/0.9, 0.2/0.1) = (0.888…, 2), normalised by 2.888…
@@ -81,5 +105,17 @@ struct ReweightingTests {
         var bad = [0.5, .nan]
         #expect(throws: FulcrumError.nonFiniteValue(argument: "probabilities", row: 0, column: 1)) { try PriorCompensation.compensate(&bad, priors: [0.5, 0.5]) }
         #expect(throws: FulcrumError.self) { try PriorCompensation.predict([0.5, 0.5], priors: [1, 0]) }
+    }
+
+    @Test("prior compensation of huge probabilities or tiny priors: no overflow, ordinary rows unchanged")
+    func extremePriors() throws {
+        // p / π overflowed to +∞, and ∞ / ∞ gave NaN rows.
+        var huge = [1e308, 1e308, 0.8, 0.2]
+        try PriorCompensation.compensate(&huge, priors: [0.5, 0.5])
+        #expect(huge == [0.5, 0.5, 0.8, 0.2])
+        var tiny = [0.5, 0.5]
+        try PriorCompensation.compensate(&tiny, priors: [0x1p-1030, 1])  // a subnormal prior: 1/π overflows
+        expectClose(tiny, [1, 0x1p-1030])
+        #expect(try PriorCompensation.predict([1e308, 1e308], priors: [1, 0.5]) == [1])
     }
 }

@@ -45,4 +45,35 @@ struct SamplingStrategyTests {
             #expect(throws: FulcrumError.self) { try SamplingStrategy.ratio(bad).targets(classCounts: binary, purpose: .overSampling) }
         }
     }
+
+    @Test("a tiny under-sampling ratio is an error naming samplingStrategy (n_min / r overflowed Int)")
+    func tinyRatio() {
+        let binary: [(label: Int, count: Int)] = [(0, 100), (1, 10)]
+        #expect(throws: FulcrumError.invalidParameter(
+            argument: "samplingStrategy", value: "ratio(1e-300)",
+            requirement: "large enough not to add majority samples when under-sampling (needs r >= 0.1)")) {
+            try SamplingStrategy.ratio(1e-300).targets(classCounts: binary, purpose: .underSampling)
+        }
+    }
+
+    @Test("class counts that overflow Int, are negative or repeat a class are errors naming classCounts")
+    func invalidClassCounts() {
+        func invalid(_ value: String, _ requirement: String) -> FulcrumError {
+            .invalidParameter(argument: "classCounts", value: value, requirement: requirement)
+        }
+        #expect(throws: invalid("counts summing beyond Int.max", "a total that fits in Int")) {
+            try SamplingStrategy.auto.targets(classCounts: [(0, Int.max), (1, 1)], purpose: .overSampling)
+        }
+        #expect(throws: invalid("\(Int.min) for class 1", ">= 0")) {
+            try SamplingStrategy.auto.targets(classCounts: [(0, 5), (1, Int.min)], purpose: .overSampling)
+        }
+        #expect(throws: invalid("class 0 listed twice", "one count per class")) {
+            try SamplingStrategy.auto.targets(classCounts: [(0, 5), (0, 3)], purpose: .underSampling)
+        }
+        // ⌊1·n_max⌋ rounds to 2⁶³ in Double, which trapped converting to Int.
+        #expect(throws: FulcrumError.invalidParameter(argument: "samplingStrategy", value: "ratio(1.0)",
+                                                      requirement: "at most \(SamplingStrategy.maximumRows) rows after over-sampling")) {
+            try SamplingStrategy.ratio(1).targets(classCounts: [(0, Int.max), (1, 0)], purpose: .overSampling)
+        }
+    }
 }
