@@ -58,9 +58,15 @@ public final class GlobalBatchBalance {
     /// All-reduces the pending counts and token count over the ranks (one all-reduce of E′ + 1
     /// integers) and adds them to the global counts. Every rank must call it the same number of
     /// times.
+    ///
+    /// - Throws: the collective's errors; `shapeMismatch` naming `collective` when its reply is not
+    ///   E′ + 1 long (the counts are then left as they were).
     public func synchronize() throws {
         var message = pendingCounts + [pendingTokens]
         try collective.allReduceSum(&message)
+        guard message.count == globalCounts.count + 1 else {
+            throw FulcrumError.shapeMismatch(argument: "collective", expected: "\(globalCounts.count + 1)", actual: "\(message.count)")
+        }
         for e in globalCounts.indices { globalCounts[e] += message[e] }
         globalTokens += message[globalCounts.count]
         for e in pendingCounts.indices { pendingCounts[e] = 0 }

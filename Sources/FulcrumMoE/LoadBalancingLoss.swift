@@ -39,7 +39,8 @@ public struct LoadBalancingLoss: Sendable {
     /// LBL with f and p from one micro-batch (all its sequences together).
     ///
     /// - Throws: `shapeMismatch(argument: "routing", …)` when the routing used another router
-    ///   shape; `emptyReduction` for a batch without tokens.
+    ///   shape or its statistics were reassigned to other shapes; `emptyReduction` for a batch
+    ///   without tokens.
     public func microBatch(_ routing: GatingResult) throws -> BalanceLoss {
         try check(routing)
         return try microBatch(counts: routing.totalExpertCounts, scoreSums: routing.totalScoreSums,
@@ -53,7 +54,8 @@ public struct LoadBalancingLoss: Sendable {
     /// - Throws: `shapeMismatch` for arrays that are not E′ long; `indexOutOfRange` naming
     ///   `counts` for a count outside 0 ... `tokenCount` (an expert takes a token at most once);
     ///   `nonFiniteValue` or `invalidParameter` naming `scoreSums` for a NaN, ±∞ or negative sum;
-    ///   `emptyReduction` for no tokens.
+    ///   `invalidParameter` naming `sequences` outside 1 ... `tokenCount` (a sequence holds at least
+    ///   one token); `emptyReduction` for no tokens.
     public func microBatch(counts: [Int64], scoreSums: [Double], tokenCount: Int, sequences: Int = 1) throws -> BalanceLoss {
         let experts = configuration.totalExpertCount
         guard counts.count == experts else { throw FulcrumError.shapeMismatch(argument: "counts", expected: "\(experts)", actual: "\(counts.count)") }
@@ -69,6 +71,10 @@ public struct LoadBalancingLoss: Sendable {
         if let i = scoreSums.firstIndex(where: { $0 < 0 }) {
             throw FulcrumError.invalidParameter(argument: "scoreSums[\(i)]", value: "\(scoreSums[i])", requirement: ">= 0")
         }
+        guard sequences >= 1, sequences <= max(1, tokenCount) else {
+            throw FulcrumError.invalidParameter(argument: "sequences", value: "\(sequences)",
+                                                requirement: "in 1...\(max(1, tokenCount)) (sequences of at least one token)")
+        }
         let f = loads(counts: counts, tokens: Int64(tokenCount))
         return try term(loads: f, scoreSums: scoreSums, scoreTokens: tokenCount, sequences: sequences)
     }
@@ -77,8 +83,11 @@ public struct LoadBalancingLoss: Sendable {
     ///
     /// Sequence s with Tₛ tokens contributes (α/S)·E′·Σᵢ f̃ˢᵢ·pˢᵢ, so its coefficients are
     /// α·E′·f̃ˢᵢ/(S·Tₛ). Route with `sequenceOffsets` to get per-sequence statistics.
+    ///
+    /// - Throws: the errors of `microBatch(_:)`.
     public func perSequence(_ routing: GatingResult) throws -> BalanceLoss {
         try check(routing)
+        try checkTokens(routing.tokenCount)
         let (sequences, experts) = (routing.expertCounts.rows, configuration.totalExpertCount)
         var value = 0.0
         var coefficients = try Matrix<Double>(rows: sequences, columns: experts, repeating: 0)
@@ -119,9 +128,7 @@ public struct LoadBalancingLoss: Sendable {
 
     /// A `BalanceLoss` whose coefficient row repeats for every sequence of the routing.
     func term(loads f: [Double], scoreSums: [Double], scoreTokens: Int, sequences: Int) throws -> BalanceLoss {
-        guard scoreTokens > 0 else {
-            throw FulcrumError.emptyReduction(argument: "routing", reason: "the micro-batch has no tokens")
-        }
+        try checkTokens(scoreTokens)
         let (value, c) = evaluate(loads: f, scoreSums: scoreSums, scoreTokens: scoreTokens)
         let experts = configuration.totalExpertCount
         let coefficients = try Matrix(rows: sequences, columns: experts, elements: Array((0..<sequences).map { _ in c }.joined()))
@@ -129,13 +136,31 @@ public struct LoadBalancingLoss: Sendable {
         return BalanceLoss(value: value, coefficients: coefficients, loads: loads)
     }
 
-    /// Throws unless `routing` was produced with this loss's router shape.
+    /// Throws `emptyReduction` naming `routing` for a batch without tokens (its f and p are 0/0).
+    func checkTokens(_ tokens: Int) throws {
+        guard tokens > 0 else {
+            throw FulcrumError.emptyReduction(argument: "routing", reason: "the micro-batch has no tokens")
+        }
+    }
+
+    /// Throws unless `routing` was produced with this loss's router shape and its statistics
+    /// (settable fields) still have the shapes of its N tokens in S sequences.
     func check(_ routing: GatingResult) throws {
         let mine = configuration, theirs = routing.configuration
         guard mine.expertCount == theirs.expertCount, mine.nullExpertCount == theirs.nullExpertCount, mine.topK == theirs.topK else {
             throw FulcrumError.shapeMismatch(
                 argument: "routing", expected: "E=\(mine.expertCount) M=\(mine.nullExpertCount) k=\(mine.topK)",
                 actual: "E=\(theirs.expertCount) M=\(theirs.nullExpertCount) k=\(theirs.topK)")
+        }
+        let (sequences, experts) = (routing.sequenceOffsets.count - 1, mine.totalExpertCount)
+        for (name, rows, columns) in [("expertCounts", routing.expertCounts.rows, routing.expertCounts.columns),
+                                      ("scoreSums", routing.scoreSums.rows, routing.scoreSums.columns)]
+        where rows != sequences || columns != experts {
+            throw FulcrumError.shapeMismatch(argument: "routing", expected: "\(name) \(sequences)x\(experts)", actual: "\(name) \(rows)x\(columns)")
+        }
+        let tokens = routing.sequenceOffsets[sequences]
+        guard routing.tokenCount == tokens else {
+            throw FulcrumError.shapeMismatch(argument: "routing", expected: "logSumExp \(tokens)", actual: "logSumExp \(routing.tokenCount)")
         }
     }
 }

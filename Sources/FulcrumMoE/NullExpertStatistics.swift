@@ -21,10 +21,13 @@ public struct NullExpertStatistics: Sendable, Equatable {
     ///   - topK: k of the router.
     ///   - baselineTopK: k₀ of the fixed top-k router compared against (default k).
     /// - Throws: `emptyReduction` for N = 0, `indexOutOfRange` for a count outside 0...k,
-    ///   `invalidParameter` for k or k₀ below 1.
+    ///   `invalidParameter` for k outside 1 ... `Int32.max` (the counts' range: the histogram has
+    ///   k + 1 entries) or k₀ below 1.
     public init(realExpertCounts: [Int32], topK: Int, baselineTopK: Int? = nil) throws {
         let baseline = baselineTopK ?? topK
-        guard topK >= 1 else { throw FulcrumError.invalidParameter(argument: "topK", value: "\(topK)", requirement: ">= 1") }
+        guard topK >= 1, topK <= Int(Int32.max) else {
+            throw FulcrumError.invalidParameter(argument: "topK", value: "\(topK)", requirement: "in 1...\(Int32.max) (the counts are Int32)")
+        }
         guard baseline >= 1 else { throw FulcrumError.invalidParameter(argument: "baselineTopK", value: "\(baseline)", requirement: ">= 1") }
         guard !realExpertCounts.isEmpty else {
             throw FulcrumError.emptyReduction(argument: "realExpertCounts", reason: "no tokens")

@@ -198,6 +198,27 @@ struct CalibrationMetricsTests {
             try [Int32(0)].withUnsafeBufferPointer { y in try [Int32(3)].withUnsafeBufferPointer { try ConfusionMatrix(labels: y, predictions: $0, classCount: 2) } }
         }
     }
+
+    /// C² counts: C = 2³² overflowed C·C, C = 10⁵ allocated 80 GB.
+    @Test func confusionMatrixBoundsTheClassCount() throws {
+        for classCount in [0, ConfusionMatrix.maximumClassCount + 1, 1 << 32] {
+            #expect(throws: FulcrumError.invalidParameter(argument: "classCount", value: "\(classCount)", requirement: "in 1...32768")) {
+                try [Int32]().withUnsafeBufferPointer { try ConfusionMatrix(labels: $0, predictions: $0, classCount: classCount) }
+            }
+        }
+    }
+
+    /// No sample, or every weight 0: the accuracy was 0/0 = NaN.
+    @Test func accuracyOfNothingIsNil() throws {
+        let empty = try [Int32]().withUnsafeBufferPointer { try ConfusionMatrix(labels: $0, predictions: $0, classCount: 2) }
+        let unweighted = try [Int32(0), 1].withUnsafeBufferPointer { y in
+            try [Float(0), 0].withUnsafeBufferPointer { try ConfusionMatrix(labels: y, predictions: y, classCount: 2, sampleWeights: $0) }
+        }
+        for cm in [empty, unweighted] {
+            #expect(cm.accuracy == nil)
+            #expect(cm.balancedAccuracy() == nil)
+        }
+    }
 }
 
 @Suite("Calibration and temperature determinism", .serialized)

@@ -127,6 +127,19 @@ struct MahalanobisTests {
         #expect(throws: FulcrumError.shapeMismatch(argument: "weights", expected: "2", actual: "1")) { try MahalanobisEnsemble(detectors: [da, db], weights: [1]) }
     }
 
+    /// ‖W·x‖² overflows Float for a sample far beyond the fitted scale; ∞ − ∞ made its distance
+    /// NaN, which max(0, ·) turned into 0: the farthest sample scored as the most in-distribution.
+    @Test func overflowingDistanceScoresMinusInfinity() throws {
+        // d = 1, classes around ±1000 with unit variance: W = 1, whitened means ±1000.
+        let detector = try withMatrix([999, 1001, -999, -1001], rows: 4, columns: 1) { m in
+            try [Int32(0), 0, 1, 1].withUnsafeBufferPointer { try MahalanobisDetector(features: m, labels: $0, classCount: 2) }
+        }
+        var scores = [Float](repeating: 0, count: 3)
+        try withMatrix([1000, 1e36, -1e36], rows: 3, columns: 1) { m in try scores.withUnsafeMutableBufferPointer { try detector.scores(m, into: $0) } }
+        #expect(abs(scores[0]) < 1e-3)
+        #expect(scores[1] == -.infinity && scores[2] == -.infinity)
+    }
+
     @Test func badInputThrows() throws {
         try withMatrix([1, 2, .nan, 4], rows: 2, columns: 2) { m in
             try [Int32(0), 1].withUnsafeBufferPointer { y in
@@ -137,6 +150,12 @@ struct MahalanobisTests {
             try [Int32(0), 0].withUnsafeBufferPointer { y in
                 #expect(throws: FulcrumError.emptyReduction(argument: "labels", reason: "class 1 has no sample: its mean is undefined")) {
                     try MahalanobisDetector(features: m, labels: y, classCount: 2)
+                }
+            }
+            // More classes than samples: C·d means were allocated (and C·d overflowed) first.
+            [Int32(0), 1].withUnsafeBufferPointer { y in
+                #expect(throws: FulcrumError.invalidParameter(argument: "classCount", value: "\(Int.max / 2)", requirement: "<= 2, the sample count (every class needs a sample)")) {
+                    try MahalanobisDetector(features: m, labels: y, classCount: Int.max / 2)
                 }
             }
             try [Int32(0), 5].withUnsafeBufferPointer { y in

@@ -34,6 +34,33 @@ struct MethodsTests {
         }
     }
 
+    /// A subnormal prior (or a huge target) overflowed τₖ/πₖ to ∞: the row became ∞/∞ = NaN.
+    @Test func extremePriorsDoNotOverflow() throws {
+        let p: [Float] = [0.5, 0.5, 0.25, 0.75]
+        func compensate(_ priors: [Double], _ targets: [Double]?) throws -> ([Float], [Int32]) {
+            var out = [Float](repeating: 0, count: 4)
+            let decisions = try withMatrix(p, rows: 2, columns: 2) { m in
+                try out.withUnsafeMutableBufferPointer {
+                    try PriorCompensation.apply(probabilities: m, priors: priors, targetPriors: targets,
+                                                into: MutableMatrixView(unchecked: $0.baseAddress, rows: 2, columns: 2, rowStride: 2))
+                }
+            }
+            return (out, decisions)
+        }
+        // A subnormal π₀ = 2⁻¹⁰⁶³ ≈ 10⁻³²⁰: nearly all the mass goes to class 0.
+        #expect(try compensate([0x1p-1063, 1], nil) == ([1, 0, 1, 0], [0, 0]))
+        // Equal targets, however large, leave the probabilities as they are.
+        #expect(try compensate([0.5, 0.5], [1e308, 1e308]) == (p, [0, 1]))
+        // Ordinary priors: the same bits as the plain ratios τₖ/πₖ.
+        let (priors, targets) = ([0.7, 0.3], [0.2, 0.9])
+        var expected: [Float] = []
+        for i in 0..<2 {
+            let adjusted = (0..<2).map { Double(p[i * 2 + $0]) * (targets[$0] / priors[$0]) }
+            expected += adjusted.map { Float($0 / (adjusted[0] + adjusted[1])) }
+        }
+        #expect(try compensate(priors, targets).0 == expected)
+    }
+
     @Test(arguments: [0.4, 2.0])
     func betaMomentsMatch(alpha: Double) throws {
         // Beta(α, α): mean ½, variance 1/(4(2α + 1)). 40 000 draws: standard errors ≈ .002 (mean)

@@ -48,6 +48,15 @@ struct GatingErrorTests {
         #expect(result.summary.capacity == 4 && result.summary.droppedAssignments == 0)
     }
 
+    /// Unvalidated options or a negative N trapped converting C = ∓∞ to Int: no capacity then.
+    @Test func capacityOfInvalidOptionsOrTokenCountIsNil() {
+        #expect(GatingConfiguration(expertCount: 8, topK: 2, capacityFactor: -.infinity).capacity(tokenCount: 4) == nil)
+        #expect(GatingConfiguration(expertCount: 8, topK: 2, capacityFactor: .infinity).capacity(tokenCount: -4) == nil)
+        #expect(GatingConfiguration(expertCount: 8, topK: 2, capacityFactor: 1.5).capacity(tokenCount: -4) == nil)
+        #expect(GatingConfiguration(expertCount: 8, topK: 9, capacityFactor: 1.5).capacity(tokenCount: 4) == nil)
+        #expect(GatingConfiguration(expertCount: 8, topK: 2, capacityFactor: 1.5).capacity(tokenCount: 0) == 0)
+    }
+
     @Test func mismatchedShapes() {
         #expect(throws: FulcrumError.shapeMismatch(argument: "logits", expected: "4x6", actual: "4x8")) {
             try route(Self.logits, GatingConfiguration(expertCount: 6, topK: 2))
@@ -105,9 +114,10 @@ struct GatingErrorTests {
         badIndices[2, 1] = 8
         var logits = Self.logits
         logits[3, 4] = .nan
-        func run(_ x: Matrix<Float>, _ idx: Matrix<Int32>, coefficients: Matrix<Double>? = nil, gamma: Float = 0) throws {
+        func run(_ x: Matrix<Float>, _ idx: Matrix<Int32>, coefficients: Matrix<Double>? = nil, gamma: Float = 0,
+                 logSumExp: [Float]? = nil) throws {
             var out = try Matrix<Float>(rows: 4, columns: 8, repeating: 0)
-            try x.withView { xv in try idx.withView { iv in try forward.logSumExp.withUnsafeBufferPointer { lse in
+            try x.withView { xv in try idx.withView { iv in try (logSumExp ?? forward.logSumExp).withUnsafeBufferPointer { lse in
                 try out.withMutableView { ov in
                     if let coefficients {
                         try coefficients.withView { cv in
@@ -134,6 +144,14 @@ struct GatingErrorTests {
             try run(Self.logits, forward.indices, coefficients: nanCoefficients)
         }
         #expect(performing: { try run(Self.logits, forward.indices, gamma: .nan) }, throws: Self.invalid("zLossCoefficient"))
+        // A non-finite log-sum-exp gave NaN or wrong gradients without an error.
+        for bad in [Float.nan, .infinity, -.infinity] {
+            var lse = forward.logSumExp
+            lse[2] = bad
+            #expect(throws: FulcrumError.nonFiniteValue(argument: "logSumExp", row: 2, column: 0)) {
+                try run(Self.logits, forward.indices, logSumExp: lse)
+            }
+        }
         // Finite, but centring the row on its midpoint leaves values beyond the Float range.
         var wideCoefficients = try Matrix<Double>(rows: 1, columns: 8, repeating: 0)
         (wideCoefficients[0, 2], wideCoefficients[0, 5]) = (-1e300, 1e300)

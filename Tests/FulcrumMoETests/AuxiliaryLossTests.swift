@@ -45,6 +45,15 @@ struct AuxiliaryLossTests {
         }
     }
 
+    /// k + 1 histogram slots: k = Int.max overflowed, a huge k allocated before the counts were read.
+    @Test func nullExpertStatisticsBoundTopK() {
+        for topK in [0, Int(Int32.max) + 1, .max] {
+            #expect(throws: FulcrumError.invalidParameter(argument: "topK", value: "\(topK)", requirement: "in 1...\(Int32.max) (the counts are Int32)")) {
+                try NullExpertStatistics(realExpertCounts: [1, 2], topK: topK)
+            }
+        }
+    }
+
     @Test func statisticsFromARoutingWithNullExperts() throws {
         // Token 0 prefers two real experts, token 1 two null experts (E = 2, M = 2, k = 2).
         let logits: [Float] = [5, 4, 0, 0, 0, 0, 5, 4]

@@ -103,6 +103,23 @@ struct GlobalBatchBalanceTests {
         #expect(balance.globalTokens == 0 && balance.globalCounts.allSatisfy { $0 == 0 })
     }
 
+    /// A communicator that breaks the contract: its all-reduce drops the last element.
+    struct TruncatingCollective: Collective {
+        var rank: Int { 0 }
+        var worldSize: Int { 1 }
+        func allReduceSum(_ values: inout [Int64]) throws { values.removeLast() }
+        func allReduceSum(_ values: inout [Double]) throws { values.removeLast() }
+    }
+
+    /// The token count was read past the end of the shorter reply.
+    @Test func collectiveReturningAnotherLengthThrows() throws {
+        let c = Self.configuration
+        let balance = GlobalBatchBalance(loss: try LoadBalancingLoss(configuration: c), collective: TruncatingCollective())
+        try balance.record(try route([Float](repeating: 0, count: 40), c))
+        #expect(throws: FulcrumError.shapeMismatch(argument: "collective", expected: "21", actual: "20")) { try balance.synchronize() }
+        #expect(balance.globalTokens == 0 && balance.globalCounts.allSatisfy { $0 == 0 })
+    }
+
     @Test func readmeExample() throws {
         // Two one-domain micro-batches, E′ = 4, k = 1. Rows [3, 1, 0, 0] pick expert 0 with
         // a = e³/S and b = e/S (S = e³ + e + 2); rows [1, 3, 0, 0] pick expert 1 symmetrically.

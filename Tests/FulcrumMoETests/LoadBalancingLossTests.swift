@@ -93,4 +93,46 @@ struct LoadBalancingLossTests {
             try loss.microBatch(counts: [2, 1, 0, -1], scoreSums: [1, 1, 0, 0], tokenCount: 2)
         }
     }
+
+    /// One coefficient row per sequence of at least one token: −1 trapped on a range, 0 returned
+    /// no rows, more rows than tokens cannot be matched by any sequence offsets.
+    @Test func sequencesMustBeOneToTheTokenCount() throws {
+        let loss = try LoadBalancingLoss(configuration: GatingConfiguration(expertCount: 4, topK: 2))
+        for sequences in [-1, 0, 3] {
+            #expect(throws: FulcrumError.invalidParameter(argument: "sequences", value: "\(sequences)", requirement: "in 1...2 (sequences of at least one token)")) {
+                try loss.microBatch(counts: [2, 1, 1, 0], scoreSums: [1, 0.5, 0.5, 0], tokenCount: 2, sequences: sequences)
+            }
+        }
+        #expect(try loss.microBatch(counts: [2, 1, 1, 0], scoreSums: [1, 0.5, 0.5, 0], tokenCount: 2, sequences: 2).coefficients.rows == 2)
+    }
+
+    /// A routing without tokens has a sequence of 0 tokens: its f and p were 0/0, a NaN loss.
+    @Test func perSequenceOfAnEmptyRoutingThrows() throws {
+        let c = GatingConfiguration(expertCount: 4, topK: 2)
+        #expect(throws: FulcrumError.emptyReduction(argument: "routing", reason: "the micro-batch has no tokens")) {
+            try LoadBalancingLoss(configuration: c).perSequence(try route([], c))
+        }
+    }
+
+    /// The statistics of a `GatingResult` are settable: reshaped ones indexed out of range.
+    @Test func reshapedRoutingStatisticsThrow() throws {
+        let c = GatingConfiguration(expertCount: 4, topK: 2)
+        let loss = try LoadBalancingLoss(configuration: c)
+        let routing = try route([Float](repeating: 0, count: 16), c, offsets: [0, 1, 4])
+        var fewerSequences = routing
+        fewerSequences.expertCounts = try Matrix(rows: 1, columns: 4, repeating: 0)
+        #expect(throws: FulcrumError.shapeMismatch(argument: "routing", expected: "expertCounts 2x4", actual: "expertCounts 1x4")) {
+            try loss.perSequence(fewerSequences)
+        }
+        var fewerExperts = routing
+        fewerExperts.scoreSums = try Matrix(rows: 2, columns: 3, repeating: 0)
+        #expect(throws: FulcrumError.shapeMismatch(argument: "routing", expected: "scoreSums 2x4", actual: "scoreSums 2x3")) {
+            try loss.microBatch(fewerExperts)
+        }
+        var moreTokens = routing
+        moreTokens.logSumExp.append(0)
+        #expect(throws: FulcrumError.shapeMismatch(argument: "routing", expected: "logSumExp 4", actual: "logSumExp 5")) {
+            try GlobalBatchBalance(loss: loss).record(moreTokens)
+        }
+    }
 }

@@ -6,6 +6,9 @@ import FulcrumKernels
 /// (rows: truth, columns: prediction, as scikit-learn's `confusion_matrix`). Counts are exact in
 /// Double up to 2⁵³.
 public struct ConfusionMatrix: Sendable, Equatable {
+    /// The largest class count C: the matrix holds C² Doubles, 8 GiB at this bound.
+    public static let maximumClassCount = 1 << 15
+
     /// Number of classes C.
     public let classCount: Int
     /// Row-major C×C counts.
@@ -14,13 +17,13 @@ public struct ConfusionMatrix: Sendable, Equatable {
     /// Counts (`labels`, `predictions`) pairs, both in `0..<classCount`, optionally weighted.
     /// O(n + C²).
     ///
-    /// - Throws: `invalidParameter` naming `classCount` < 1; `shapeMismatch` naming
-    ///   `predictions` or `sampleWeights`; `indexOutOfRange` naming `labels` or `predictions`;
-    ///   the weight errors of `RankedScores.init`.
+    /// - Throws: `invalidParameter` naming `classCount` outside 1 ... `maximumClassCount`;
+    ///   `shapeMismatch` naming `predictions` or `sampleWeights`; `indexOutOfRange` naming
+    ///   `labels` or `predictions`; the weight errors of `RankedScores.init`.
     public init(labels: UnsafeBufferPointer<Int32>, predictions: UnsafeBufferPointer<Int32>, classCount: Int,
                 sampleWeights: UnsafeBufferPointer<Float>? = nil) throws {
-        guard classCount >= 1 else {
-            throw FulcrumError.invalidParameter(argument: "classCount", value: "\(classCount)", requirement: ">= 1")
+        guard classCount >= 1, classCount <= Self.maximumClassCount else {
+            throw FulcrumError.invalidParameter(argument: "classCount", value: "\(classCount)", requirement: "in 1...\(Self.maximumClassCount)")
         }
         try checkLength(predictions.count, labels.count, argument: "predictions")
         try checkLabels(labels, classCount: classCount)
@@ -68,9 +71,11 @@ public struct ConfusionMatrix: Sendable, Equatable {
         zip(0..<classCount, support).map { t, s in s > 0 ? self[t, t] / s : nil }
     }
 
-    /// Fraction (by weight) of samples on the diagonal.
-    public var accuracy: Double {
+    /// Fraction (by weight) of samples on the diagonal; `nil` when there is no sample (or every
+    /// weight is 0), as for `balancedAccuracy`.
+    public var accuracy: Double? {
         let total = counts.reduce(0, +)
+        guard total > 0 else { return nil }
         return (0..<classCount).reduce(0) { $0 + self[$1, $1] } / total
     }
 

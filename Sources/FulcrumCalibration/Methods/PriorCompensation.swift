@@ -29,7 +29,8 @@ public enum PriorCompensation {
     /// Writes the compensated probabilities of `probabilities` (n×C) into `output` (n×C; may be
     /// the same memory) and returns each row's arg-max (first on ties). A row whose every
     /// adjusted entry is 0 (all its mass on classes with τ = 0) becomes uniform over the classes.
-    /// Computed in Double per row. O(n·C).
+    /// Computed in Double per row, with the ratios τₖ/πₖ scaled by one power of two (which the
+    /// normalisation cancels exactly), so that no prior, however small, overflows them. O(n·C).
     ///
     /// - Throws: `shapeMismatch` naming `priors`, `targetPriors` or `output`; `invalidParameter`
     ///   naming `priors[k]` unless finite and > 0, `targetPriors[k]` unless finite and ≥ 0; the
@@ -53,7 +54,7 @@ public enum PriorCompensation {
             }
         }
         try checkProbabilityRows(probabilities)
-        let factors = (0..<c).map { (targetPriors?[$0] ?? 1) / priors[$0] }
+        let factors = scaledRatios(targetPriors ?? Array(repeating: 1, count: c), priors)
         var adjusted = [Double](repeating: 0, count: c)
         var decisions = [Int32](repeating: 0, count: n)
         for i in 0..<n {
@@ -70,5 +71,18 @@ public enum PriorCompensation {
             decisions[i] = Int32(best)
         }
         return decisions
+    }
+
+    /// τₖ/πₖ for every k (πₖ > 0, τₖ ≥ 0), all multiplied by the power of two that brings the
+    /// largest into (½, 2): each is the quotient of the significands, in (½, 2), times 2 to the
+    /// difference of the exponents, so a subnormal π or a huge τ never reaches ∞ (∞/∞ made a row
+    /// NaN). The quotients are rounded as τₖ/πₖ itself, so ordinary priors give the plain ratios'
+    /// bits up to that exact scale; a ratio below 2⁻¹⁰⁷⁴ of the largest becomes 0.
+    static func scaledRatios(_ targets: [Double], _ priors: [Double]) -> [Double] {
+        let ratios = zip(targets, priors).map { t, p in
+            t > 0 ? (quotient: t.significand / p.significand, exponent: t.exponent - p.exponent) : (quotient: 0, exponent: 0)
+        }
+        let top = ratios.filter { $0.quotient > 0 }.map(\.exponent).max() ?? 0
+        return ratios.map { Double(sign: .plus, exponent: $0.exponent - top, significand: $0.quotient) }
     }
 }

@@ -41,8 +41,9 @@ public struct MahalanobisDetector: Sendable {
     /// Fits the detector on `features` (n×d) with `labels` (n, in `0..<classCount`).
     /// Cost O(n·d² + d³) (the covariance GEMM dominates).
     ///
-    /// - Throws: `invalidParameter` naming `classCount` < 1; `shapeMismatch` naming `labels`;
-    ///   `indexOutOfRange` naming `labels`; `nonFiniteValue` naming `features`;
+    /// - Throws: `invalidParameter` naming `classCount` < 1 or above n (every class needs a
+    ///   sample); `shapeMismatch` naming `labels`; `indexOutOfRange` naming `labels`;
+    ///   `nonFiniteValue` naming `features`;
     ///   `emptyReduction` naming `labels` when a class has no sample (its mean is undefined);
     ///   `invalidParameter` naming `features` when they (almost) do not vary within their classes,
     ///   so that the whitening overflows Float (a zero covariance has no Mahalanobis distance).
@@ -55,6 +56,9 @@ public struct MahalanobisDetector: Sendable {
         try checkLabels(labels, classCount: classCount)
         try checkFinite(features, argument: "features")
         guard d >= 1 else { throw FulcrumError.shapeMismatch(argument: "features", expected: "at least 1 column", actual: features.shape) }
+        guard classCount <= n else {
+            throw FulcrumError.invalidParameter(argument: "classCount", value: "\(classCount)", requirement: "<= \(n), the sample count (every class needs a sample)")
+        }
         // Class means.
         var means = [Double](repeating: 0, count: classCount * d)
         var counts = [Int](repeating: 0, count: classCount)
@@ -120,6 +124,7 @@ public struct MahalanobisDetector: Sendable {
     /// Writes M(x) for each row of `features` (n×d) into `scores` (n) and, when given, the
     /// arg-max class into `predictedClasses` (n). Rows are processed in blocks of 2048 (two GEMMs
     /// per block from the calling thread, then a parallel per-row reduction). O(n·d·(d + C)).
+    /// A sample so far out that ‖W·x‖² overflows Float scores −∞.
     ///
     /// - Throws: `shapeMismatch` naming `features`, `scores` or `predictedClasses`;
     ///   `nonFiniteValue` naming `features`.
@@ -172,7 +177,9 @@ public struct MahalanobisDetector: Sendable {
                     let ci = cross.row(i)
                     var (best, bestClass) = (-Float.infinity, 0)
                     for k in 0..<c {
-                        let distance = max(0, zz - 2 * ci[k] + norms[k])
+                        // ‖z‖² = ∞ (a sample far beyond Float) gives ∞ − ∞: infinitely far, not 0.
+                        let expanded = zz - 2 * ci[k] + norms[k]
+                        let distance = expanded.isNaN ? .infinity : max(0, expanded)
                         if -distance > best { (best, bestClass) = (-distance, k) }
                     }
                     scores[offset + i] = best

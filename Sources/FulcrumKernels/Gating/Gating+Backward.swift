@@ -34,10 +34,10 @@ extension Gating {
     ///   - zLossCoefficient: γ, finite.
     ///   - logitGradients: N×E′ output; may not alias `logits`.
     /// - Throws: `invalidParameter`, `shapeMismatch`, `indexOutOfRange(argument: "indices", …)` for
-    ///   an expert outside E′ (at the first such row), `nonFiniteValue` for non-finite logits or
-    ///   coefficients, `invalidParameter` for a coefficient row whose half-range exceeds the Float
-    ///   range. After an `indexOutOfRange` or a non-finite logit, `logitGradients` is
-    ///   unspecified (the rows are checked in the same parallel pass that writes it).
+    ///   an expert outside E′ (at the first such row), `nonFiniteValue` for non-finite logits,
+    ///   log-sum-exps or coefficients, `invalidParameter` for a coefficient row whose half-range
+    ///   exceeds the Float range. After an `indexOutOfRange` or a non-finite logit,
+    ///   `logitGradients` is unspecified (the rows are checked in the same parallel pass that writes it).
     ///
     /// Complexity: O(N·E′), E′ exponentials per token (2E′ for sigmoid), one read of the logits
     /// and one write of the gradient; bitwise the same for any thread count (rows, and the tiles
@@ -59,6 +59,9 @@ extension Gating {
         let offsets = try validatedSequenceOffsets(sequenceOffsets, tokenCount: n)
         guard zLossCoefficient.isFinite else {
             throw FulcrumError.invalidParameter(argument: "zLossCoefficient", value: "\(zLossCoefficient)", requirement: "finite")
+        }
+        if let t = logSumExp.firstIndex(where: { !$0.isFinite }) {
+            throw FulcrumError.nonFiniteValue(argument: "logSumExp", row: t, column: 0)
         }
         let coefficients = try GatingBackwardRow.centeredCoefficients(balanceCoefficients, sequences: offsets.count - 1, experts: experts)
         defer { coefficients?.deallocate() }

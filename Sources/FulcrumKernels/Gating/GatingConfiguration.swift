@@ -85,9 +85,11 @@ public struct GatingConfiguration: Sendable, Equatable {
 
     /// C = min(N, ⌈(N·k/E′)·cf⌉) for `tokenCount` = N tokens, or `nil` without a capacity factor:
     /// an expert takes each token at most once, so a capacity above N never binds (and a huge cf
-    /// cannot overflow).
+    /// cannot overflow). `nil` too for N < 0 or for options that `validate()` rejects (such as a cf
+    /// of −∞ or NaN): C is undefined there (`Gating.forward` validates before it asks).
     public func capacity(tokenCount: Int) -> Int? {
-        capacityFactor.map { Int(min(Double(tokenCount), (Double(tokenCount) * Double(topK) / Double(totalExpertCount) * $0).rounded(.up))) }
+        guard let cf = capacityFactor, tokenCount >= 0, (try? validate()) != nil else { return nil }
+        return Int(min(Double(tokenCount), (Double(tokenCount) * Double(topK) / Double(totalExpertCount) * cf).rounded(.up)))
     }
 
     /// Throws `FulcrumError.invalidParameter` naming the first option that breaks its rule.
