@@ -25,4 +25,15 @@ struct MatrixLayoutTests {
             try Matrix<Float>(rows: 2, columns: .max, elements: [])
         }
     }
+
+    @Test("A matrix's storage cannot be resized from outside: its views are built unchecked")
+    func storageIsReadOnly() throws {
+        // Overload resolution sees the key path as writable exactly when the setter is visible.
+        func isWritable<Value>(_: KeyPath<Matrix<Float>, Value>) -> Bool { false }
+        func isWritable<Value>(_: WritableKeyPath<Matrix<Float>, Value>) -> Bool { true }
+        #expect(!isWritable(\Matrix<Float>.storage))
+        var m = try Matrix<Float>(rows: 2, columns: 2, repeating: 0)
+        m[1, 0] = 3
+        #expect(m.storage == [0, 0, 3, 0])
+    }
 }

@@ -3,8 +3,13 @@
 /// Storage is a contiguous array (`rowStride == columns`). Use `view` and `mutableView` inside
 /// the closures of `withView`/`withMutableView` to pass it to kernels without copying.
 public struct Matrix<Element>: @unchecked Sendable {
-    /// The elements, row after row.
-    public var storage: [Element]
+    /// The elements, row after row. Read-only, so that its count always matches rows × columns
+    /// (the views built over it are not checked); write through the subscript or
+    /// `withMutableView`.
+    @inlinable
+    public var storage: [Element] { elements }
+    @usableFromInline
+    var elements: [Element]
     /// Number of rows.
     public let rows: Int
     /// Number of columns.
@@ -16,7 +21,7 @@ public struct Matrix<Element>: @unchecked Sendable {
     public init(rows: Int, columns: Int, repeating value: Element) throws {
         guard rows >= 0 else { throw FulcrumError.invalidParameter(argument: "rows", value: "\(rows)", requirement: ">= 0") }
         guard columns >= 0 else { throw FulcrumError.invalidParameter(argument: "columns", value: "\(columns)", requirement: ">= 0") }
-        self.storage = Array(repeating: value, count: try elementCount(rows, columns))
+        self.elements = Array(repeating: value, count: try elementCount(rows, columns))
         self.rows = rows
         self.columns = columns
     }
@@ -30,7 +35,7 @@ public struct Matrix<Element>: @unchecked Sendable {
             throw FulcrumError.invalidParameter(argument: "rows, columns", value: "\(rows), \(columns)", requirement: ">= 0")
         }
         try checkCount(elements.count, try elementCount(rows, columns), argument: "elements")
-        self.storage = elements
+        self.elements = elements
         self.rows = rows
         self.columns = columns
     }
@@ -38,14 +43,14 @@ public struct Matrix<Element>: @unchecked Sendable {
     /// Element `(i, j)`.
     @inlinable
     public subscript(i: Int, j: Int) -> Element {
-        get { storage[i * columns + j] }
-        set { storage[i * columns + j] = newValue }
+        get { elements[i * columns + j] }
+        set { elements[i * columns + j] = newValue }
     }
 
     /// Calls `body` with a read-only view of the matrix.
     @inlinable
     public func withView<R>(_ body: (MatrixView<Element>) throws -> R) rethrows -> R {
-        try storage.withUnsafeBufferPointer {
+        try elements.withUnsafeBufferPointer {
             try body(MatrixView(unchecked: $0.baseAddress, rows: rows, columns: columns, rowStride: columns))
         }
     }
@@ -54,7 +59,7 @@ public struct Matrix<Element>: @unchecked Sendable {
     @inlinable
     public mutating func withMutableView<R>(_ body: (MutableMatrixView<Element>) throws -> R) rethrows -> R {
         let (rows, columns) = (self.rows, self.columns)
-        return try storage.withUnsafeMutableBufferPointer {
+        return try elements.withUnsafeMutableBufferPointer {
             try body(MutableMatrixView(unchecked: $0.baseAddress, rows: rows, columns: columns, rowStride: columns))
         }
     }
