@@ -138,6 +138,21 @@ struct MahalanobisTests {
         try withMatrix([1000, 1e36, -1e36], rows: 3, columns: 1) { m in try scores.withUnsafeMutableBufferPointer { try detector.scores(m, into: $0) } }
         #expect(abs(scores[0]) < 1e-3)
         #expect(scores[1] == -.infinity && scores[2] == -.infinity)
+        // In an ensemble: a layer of weight 0 adds nothing (−∞·0 made the sample NaN), one
+        // weight adds −∞, and weights of both signs would add ∞ − ∞: that throws.
+        func ensemble(_ weights: [Double]) throws -> [Float] {
+            var out = [Float](repeating: 0, count: 3)
+            try withMatrix([1000, 1e36, -1e36], rows: 3, columns: 1) { m in
+                try out.withUnsafeMutableBufferPointer { try MahalanobisEnsemble(detectors: [detector, detector], weights: weights).scores(layers: [m, m], into: $0) }
+            }
+            return out
+        }
+        #expect(try ensemble([1, 0]) == scores)
+        #expect(try ensemble([0.5, 0.5])[1] == -.infinity)
+        #expect(throws: FulcrumError.invalidParameter(argument: "layers", value: "sample 1",
+                                                      requirement: "no distance overflow in layers whose weights differ in sign")) {
+            try ensemble([1, -1])
+        }
     }
 
     @Test func badInputThrows() throws {

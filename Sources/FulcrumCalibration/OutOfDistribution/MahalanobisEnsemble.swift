@@ -22,21 +22,28 @@ public struct MahalanobisEnsemble: Sendable {
     }
 
     /// Writes Σ_ℓ α_ℓ·M_ℓ(x) for every sample into `scores`; `layers[ℓ]` holds layer ℓ's features
-    /// of the same n samples. Accumulated in Double. O(Σ_ℓ n·d_ℓ·(d_ℓ + C)).
+    /// of the same n samples. Accumulated in Double; a layer of weight 0 is not scored (it adds
+    /// nothing, even to a sample whose layer score is −∞). O(Σ_ℓ n·d_ℓ·(d_ℓ + C)).
     ///
     /// - Throws: `shapeMismatch` naming `layers` or `scores`; the errors of
-    ///   `MahalanobisDetector.scores(_:into:predictedClasses:)`.
+    ///   `MahalanobisDetector.scores(_:into:predictedClasses:)`; `invalidParameter` naming
+    ///   `layers` for a sample whose distance overflows (a score of −∞) in layers whose weights
+    ///   differ in sign, where the sum would be ∞ − ∞.
     public func scores(layers: [MatrixView<Float>], into scores: UnsafeMutableBufferPointer<Float>) throws {
         try checkLength(layers.count, detectors.count, argument: "layers")
         let n = scores.count
         var total = [Double](repeating: 0, count: n)
         var layerScores = [Float](repeating: 0, count: n)
-        for (l, detector) in detectors.enumerated() {
+        for (l, detector) in detectors.enumerated() where weights[l] != 0 {
             guard layers[l].rows == n else {
                 throw FulcrumError.shapeMismatch(argument: "layers[\(l)]", expected: "\(n) rows", actual: layers[l].shape)
             }
             try layerScores.withUnsafeMutableBufferPointer { try detector.scores(layers[l], into: $0) }
             for i in 0..<n { total[i] += weights[l] * Double(layerScores[i]) }
+        }
+        if let i = total.firstIndex(where: \.isNaN) {
+            throw FulcrumError.invalidParameter(argument: "layers", value: "sample \(i)",
+                                                requirement: "no distance overflow in layers whose weights differ in sign")
         }
         for i in 0..<n { scores[i] = Float(total[i]) }
     }
