@@ -14,7 +14,8 @@ public enum HutchinsonTrace {
     ///   - probes: number of probes m ≥ 2 (the error bar needs two).
     ///   - batchSize: probes per batched application (memory: 2·batchSize·dimension elements).
     /// - Throws: `FulcrumError.invalidParameter` for `probes < 2` or `batchSize < 1`,
-    ///   `nonFiniteValue` when the operator returns a NaN or infinity (argument `operator`).
+    ///   `nonFiniteValue` when the operator returns a NaN or infinity (argument `operator`), and
+    ///   `invalidParameter` naming `operator` when a draw vᵀAv overflows its scalar type.
     @inlinable
     public static func estimate<Op: LinearOperator, G: RandomNumberGenerator>(
         of a: Op, probes: Int, batchSize: Int = 4, using generator: inout G
@@ -27,7 +28,13 @@ public enum HutchinsonTrace {
         }
         var draws: [Double] = []
         try forEachProbeBatch(of: a, probes: probes, batchSize: batchSize, using: &generator) { v, av, row in
-            draws.append(VectorArithmetic.dot(v, av, count: a.dimension))
+            let draw = VectorArithmetic.dot(v, av, count: a.dimension)
+            // Finite products whose partial sums (in the operator's scalar) overflow.
+            guard draw.isFinite else {
+                throw FulcrumError.invalidParameter(argument: "operator", value: "probe \(draws.count)",
+                                                    requirement: "vᵀAv within the range of \(Op.Scalar.self)")
+            }
+            draws.append(draw)
         }
         return try StochasticEstimate(draws: draws)
     }

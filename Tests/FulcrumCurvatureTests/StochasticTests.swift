@@ -23,6 +23,15 @@ import FulcrumKernels
         #expect(variance > 0.75 && variance < 1.35)
     }
 
+    @Test func overflowingDrawThrows() throws {
+        // Finite products 3e38·vᵢ whose sum vᵀAv overflows Float: the estimate was +∞.
+        let huge = try ClosureOperator<Float>(dimension: 64) { x, y in for i in 0..<64 { y[i] = 3e38 * x[i] } }
+        var g = SplitMix64(seed: 16)
+        #expect(throws: FulcrumError.invalidParameter(argument: "operator", value: "probe 0", requirement: "vᵀAv within the range of Float")) {
+            try HutchinsonTrace.estimate(of: huge, probes: 4, using: &g)
+        }
+    }
+
     @Test func exactForDiagonalMatrix() throws {
         // vᵀ·D·v = Σ dᵢ·vᵢ² = tr(D) for every ±1 probe: estimate exact, error bar 0.
         var d = try Matrix<Double>(rows: 4, columns: 4, repeating: 0)
