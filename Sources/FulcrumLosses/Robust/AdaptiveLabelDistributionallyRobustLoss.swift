@@ -39,7 +39,8 @@ extension LabelDistributionallyRobustLoss {
     ///
     /// **Cost.** Two passes of exponentials over each row (the first finds KL(q_i ‖ 1/K) at the
     /// stored λ_i, the second the loss and gradient at the new one, on the row the first pass left
-    /// in cache): one read of the scores from memory, one write of the gradient, O(N·K).
+    /// in cache, reusing its chunk maxima): one read of the scores from memory, one write of the
+    /// gradient, O(N·K).
     @specialized(where T == Float)
     @specialized(where T == Double)
     public func adaptiveLossAndGradient(

@@ -122,7 +122,7 @@ public struct LabelDistributionallyRobustLoss<T: FulcrumFloat>: Sendable {
                 let r = labelDistributionallyRobustRow(
                     scores: logits.row(n), target: Int(targets[n]), classes: classes, lambda: rowLambda, margin: margin,
                     needsTemperatureSlope: temperatureGradients != nil, gradientScale: scale, gradient: gradient?.row(n),
-                    chunkRecords: scratch.chunkRecords)
+                    chunkRecords: scratch.chunkRecords, reusesMaxima: adaptation != nil)
                 guard r.isFinite else {
                     total.firstNonFinite = total.firstNonFinite ?? n
                     continue
