@@ -82,6 +82,55 @@ FULCRUM_HALVING_REDUCTIONS(float8, float4, float)
 FULCRUM_HALVING_REDUCTIONS(float16, float8, float)
 FULCRUM_HALVING_REDUCTIONS(double4, double2, double)
 
+// The last step of the vector exponentials: y·2ⁿ per lane, or 0 where x < threshold (x NaN keeps
+// its lane). The integer n arrives as t = 1.5·2ᵖ + n, as the magic-number rounding leaves it
+// (p = 23 for float, 52 for double), with 2ⁿ a normal number wherever x ≥ threshold.
+// With AVX-512 (and VL for 8 floats): one compare into a mask register and one zero-masked
+// vscalefps/pd (`_CMP_NLT_UQ`, 5, is true for NaN). Elsewhere 2ⁿ is built from its exponent bits
+// (unsigned arithmetic: no overflow), then a multiply and a blend. Both round y·2ⁿ once, so the
+// two give the same result in every lane.
+#define FULCRUM_EXPONENT_SCALING(NAME, S, U, N, MANTISSA_BITS, BIAS, MAGIC_BITS) \
+static inline __attribute__((always_inline)) \
+fulcrum_##NAME fulcrum_power_of_two_bits_scaled_##NAME(fulcrum_##NAME y, fulcrum_##NAME t, fulcrum_##NAME x, fulcrum_##NAME threshold) { \
+    typedef U fulcrum_##NAME##_unsigned __attribute__((ext_vector_type(N))); \
+    fulcrum_##NAME##_unsigned k = __builtin_bit_cast(fulcrum_##NAME##_unsigned, t) - (U)(MAGIC_BITS); \
+    fulcrum_##NAME scale = __builtin_bit_cast(fulcrum_##NAME, (k + (U)(BIAS)) << MANTISSA_BITS); \
+    return fulcrum_bit_select_##NAME(x < threshold, (fulcrum_##NAME)0, y * scale); \
+}
+
+FULCRUM_EXPONENT_SCALING(float8, float, unsigned, 8, 23, 127, 0x4B400000u)
+FULCRUM_EXPONENT_SCALING(float16, float, unsigned, 16, 23, 127, 0x4B400000u)
+FULCRUM_EXPONENT_SCALING(double4, double, unsigned long, 4, 52, 1023, 0x4338000000000000ul)
+
+static inline __attribute__((always_inline))
+fulcrum_float16 fulcrum_power_of_two_scaled_float16(fulcrum_float16 y, fulcrum_float16 t, fulcrum_float16 x, fulcrum_float16 threshold) {
+#if defined(__AVX512F__)
+    typedef float v16 __attribute__((vector_size(64)));
+    unsigned short keep = __builtin_ia32_cmpps512_mask(__builtin_bit_cast(v16, x), __builtin_bit_cast(v16, threshold), 5, 0xFFFF, 4);
+    v16 n = __builtin_bit_cast(v16, t - (fulcrum_float16)12582912.0f);
+    return __builtin_bit_cast(fulcrum_float16, __builtin_ia32_scalefps512_mask(__builtin_bit_cast(v16, y), n, (v16){0}, keep, 4));
+#else
+    return fulcrum_power_of_two_bits_scaled_float16(y, t, x, threshold);
+#endif
+}
+
+static inline __attribute__((always_inline))
+fulcrum_float8 fulcrum_power_of_two_scaled_float8(fulcrum_float8 y, fulcrum_float8 t, fulcrum_float8 x, fulcrum_float8 threshold) {
+#if defined(__AVX512F__) && defined(__AVX512VL__)
+    typedef float v8 __attribute__((vector_size(32)));
+    unsigned char keep = __builtin_ia32_cmpps256_mask(__builtin_bit_cast(v8, x), __builtin_bit_cast(v8, threshold), 5, 0xFF);
+    v8 n = __builtin_bit_cast(v8, t - (fulcrum_float8)12582912.0f);
+    return __builtin_bit_cast(fulcrum_float8, __builtin_ia32_scalefps256_mask(__builtin_bit_cast(v8, y), n, (v8){0}, keep));
+#else
+    return fulcrum_power_of_two_bits_scaled_float8(y, t, x, threshold);
+#endif
+}
+
+static inline __attribute__((always_inline))
+fulcrum_double4 fulcrum_power_of_two_scaled_double4(fulcrum_double4 y, fulcrum_double4 t, fulcrum_double4 x, fulcrum_double4 threshold) {
+    return fulcrum_power_of_two_bits_scaled_double4(y, t, x, threshold);
+}
+
 typedef fulcrum_float8_bits fulcrum_int8;
 
 // Lane-wise signed maximum and minimum of 32-bit integers (one pmaxsd/pminsd each): the sorted

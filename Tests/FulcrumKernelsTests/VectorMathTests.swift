@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import CBLASShim
 @testable import FulcrumKernels
 
 @Suite("Vector exp, log and tanh against the system libm")
@@ -142,6 +143,55 @@ struct ExponentialOfShiftTests {
         #expect(zip(inputs, results).map { ulpDistance($1, Foundation.exp($0)) }.max()! <= 2)
         let specials = VectorMathTests.apply([Double(-708.4), -.infinity, .nan, 0]) { Double.exponentialOfShift($0) }
         #expect(specials[0] == 0 && specials[1] == 0 && specials[2].isNaN && specials[3] == 1)
+    }
+}
+
+@Suite("Exponent scaling of the vector exponentials")
+struct ExponentScalingTests {
+    /// (y, t, x) lanes covering every exponent n the exponentials produce, mantissas y of both
+    /// ends of eʳ's range, thresholds crossed from both sides, and NaN and ±∞ in x.
+    static func cases() -> [(y: Float, t: Float, x: Float)] {
+        var random = TestRandom(seed: 11)
+        let threshold: Float = -87.33
+        var cases: [(Float, Float, Float)] = []
+        for n in -140...130 {
+            for _ in 0..<24 {
+                let y = Float(random.uniform(0.70, 1.42))
+                let x = Float(random.uniform(-110, 90))
+                cases.append((y, Float.exponentMagic + Float(n), x))
+            }
+        }
+        for x in [Float.nan, .infinity, -.infinity, threshold, threshold.nextDown, threshold.nextUp, 0] {
+            cases.append((1.25, Float.exponentMagic - 126, x))
+        }
+        // 2ⁿ must be normal wherever x is not below the threshold.
+        return cases.map { c in Int(c.1 - Float.exponentMagic) < -126 || Int(c.1 - Float.exponentMagic) > 127 ? (c.0, c.1, -.infinity) : c }
+    }
+
+    @Test("the scale instruction (AVX-512 builds) and the exponent-bits path agree bit for bit, 16 and 8 lanes")
+    func pathsAgree() {
+        let cases = Self.cases()
+        let threshold16 = SIMD16<Float>(repeating: -87.33), threshold8 = SIMD8<Float>(repeating: -87.33)
+        var mismatches = 0, scaledLanes = 0
+        for start in stride(from: 0, to: cases.count - 15, by: 16) {
+            var (y, t, x) = (SIMD16<Float>(), SIMD16<Float>(), SIMD16<Float>())
+            for lane in 0..<16 { (y[lane], t[lane], x[lane]) = cases[start + lane] }
+            let fast = fulcrum_power_of_two_scaled_float16(y, t, x, threshold16)
+            let bits = fulcrum_power_of_two_bits_scaled_float16(y, t, x, threshold16)
+            let low = fulcrum_power_of_two_scaled_float8(y.lowHalf, t.lowHalf, x.lowHalf, threshold8)
+            let high = fulcrum_power_of_two_scaled_float8(y.highHalf, t.highHalf, x.highHalf, threshold8)
+            for lane in 0..<16 {
+                let half = lane < 8 ? low[lane] : high[lane - 8]
+                if fast[lane].bitPattern != bits[lane].bitPattern || half.bitPattern != bits[lane].bitPattern { mismatches += 1 }
+                // Independent reference: y·2ⁿ in Double, rounded once to Float, or 0 below the threshold.
+                let n = Int(t[lane] - Float.exponentMagic)
+                let expected: Float = x[lane] < -87.33 ? 0 : Float(Double(y[lane]) * pow(2, Double(n)))
+                if x[lane].isNaN { if !bits[lane].isNaN { mismatches += 1 } } else if bits[lane].bitPattern != expected.bitPattern { mismatches += 1 }
+                if !(x[lane] < -87.33) { scaledLanes += 1 }
+            }
+        }
+        #expect(scaledLanes > 1000)
+        #expect(mismatches == 0)
     }
 }
 

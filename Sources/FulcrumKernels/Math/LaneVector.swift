@@ -31,6 +31,13 @@ public protocol LaneVector: SIMD & Sendable where Scalar: BinaryFloatingPoint, M
     static func select(whereSignOf a: Self, _ x: Self, else y: Self) -> Self
     /// −|v| per lane (the sign bit set; NaN stays NaN): one bitwise or.
     static func negativeMagnitude(_ v: Self) -> Self
+    /// y·2ⁿ per lane, or 0 where `x < threshold` (a NaN `x` keeps its lane): the last step of the
+    /// vector exponentials. The integer n arrives as `t` = 1.5·2ᵖ + n, as the magic-number
+    /// rounding leaves it (p = 23 for Float, 52 for Double); 2ⁿ must be a normal number wherever
+    /// x ≥ threshold. One compare and one masked scale instruction on AVX-512; 2ⁿ from its
+    /// exponent bits, a multiply and a blend elsewhere. y·2ⁿ is rounded once either way, so both
+    /// give the same result.
+    static func scaled(_ y: Self, byPowerOfTwoIn t: Self, zeroWhere x: Self, isLessThan threshold: Self) -> Self
     /// The vector (0, 1, 2, …, scalarCount − 1).
     static var laneIndices: Self { get }
     /// Each integer lane converted to the scalar type.
@@ -57,6 +64,10 @@ extension SIMD16: LaneVector where Scalar == Float {
     @inlinable @inline(__always)
     public static func negativeMagnitude(_ v: Self) -> Self { fulcrum_negative_magnitude_float16(v) }
     @inlinable @inline(__always)
+    public static func scaled(_ y: Self, byPowerOfTwoIn t: Self, zeroWhere x: Self, isLessThan threshold: Self) -> Self {
+        fulcrum_power_of_two_scaled_float16(y, t, x, threshold)
+    }
+    @inlinable @inline(__always)
     public static var laneIndices: Self { Self(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15) }
 }
 
@@ -80,6 +91,10 @@ extension SIMD8: LaneVector where Scalar == Float {
     @inlinable @inline(__always)
     public static func negativeMagnitude(_ v: Self) -> Self { fulcrum_negative_magnitude_float8(v) }
     @inlinable @inline(__always)
+    public static func scaled(_ y: Self, byPowerOfTwoIn t: Self, zeroWhere x: Self, isLessThan threshold: Self) -> Self {
+        fulcrum_power_of_two_scaled_float8(y, t, x, threshold)
+    }
+    @inlinable @inline(__always)
     public static var laneIndices: Self { Self(0, 1, 2, 3, 4, 5, 6, 7) }
 }
 
@@ -102,6 +117,10 @@ extension SIMD4: LaneVector where Scalar == Double {
     public static func select(whereSignOf a: Self, _ x: Self, else y: Self) -> Self { fulcrum_select_sign_double4(a, x, y) }
     @inlinable @inline(__always)
     public static func negativeMagnitude(_ v: Self) -> Self { fulcrum_negative_magnitude_double4(v) }
+    @inlinable @inline(__always)
+    public static func scaled(_ y: Self, byPowerOfTwoIn t: Self, zeroWhere x: Self, isLessThan threshold: Self) -> Self {
+        fulcrum_power_of_two_scaled_double4(y, t, x, threshold)
+    }
     @inlinable @inline(__always)
     public static var laneIndices: Self { Self(0, 1, 2, 3) }
 }
