@@ -75,8 +75,9 @@ struct DistillationLossTests {
                         DistillationLoss<Float>(temperature: Float(ts), teacherTemperature: Float(tt), scalesByTemperatureSquared: squared,
                                                 balance: balance, reduction: reduction),
                         student: s, teacher: t, rows: rows, classes: classes)
-                    #expect(abs(Double(float.result.loss) - double.result.loss) <= 1e-5 * max(1e-2, abs(double.result.loss)))
-                    #expect(maxRelativeError(float.gradient, double.gradient, floor: 1e-6) <= 1e-5)
+                    let label = "\(balance) \(rows)x\(classes) T=\(ts),\(tt)"
+                    #expect(abs(Double(float.result.loss) - double.result.loss) <= 1e-5 * max(1e-2, abs(double.result.loss)), "\(label)")
+                    #expect(maxRelativeError(float.gradient, double.gradient, floor: 1e-6) <= 1e-5, "\(label)")
                 }
             }
         }

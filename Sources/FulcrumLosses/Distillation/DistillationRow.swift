@@ -75,8 +75,11 @@ func distillationRow<T: FulcrumFloat>(
             teacher.prefetch(at: j + 2 * RowChunks.length)
             student.prefetch(at: j + 2 * RowChunks.length)
             gradient?.prefetchForWriting(at: j + 2 * RowChunks.length)
-            let a = T.multiplyAdd(teacher.loadVector(at: j, count: count), ia, negativeA)  // a − c_a, one rounding
-            let b = T.multiplyAdd(student.loadVector(at: j, count: count), ib, negativeB)
+            // a − c_a as t·(1/T) rounded, then − c_a, never fused into one FMA: the chunk's
+            // maximum then lands on exactly 0 (with an FMA it is c_a's own rounding error), so a
+            // one-class row has p = 1 exactly and both divergences and the gradient exactly 0.
+            let a = teacher.loadVector(at: j, count: count) * ia + negativeA
+            let b = student.loadVector(at: j, count: count) * ib + negativeB
             var pa = T.exponentialOfShift(a), pb = T.exponentialOfShift(b)
             if count < width {
                 pa = T.keepingLanes(below: count, of: pa, fill: 0)
