@@ -34,9 +34,9 @@ public protocol LaneVector: SIMD & Sendable where Scalar: BinaryFloatingPoint, M
     /// y·2ⁿ per lane, or 0 where `x < threshold` (a NaN `x` keeps its lane): the last step of the
     /// vector exponentials. The integer n arrives as `t` = 1.5·2ᵖ + n, as the magic-number
     /// rounding leaves it (p = 23 for Float, 52 for Double); 2ⁿ must be a normal number wherever
-    /// x ≥ threshold. One compare and one masked scale instruction on AVX-512; 2ⁿ from its
-    /// exponent bits, a multiply and a blend elsewhere. y·2ⁿ is rounded once either way, so both
-    /// give the same result.
+    /// x ≥ threshold. For Float vectors on AVX-512, one compare and one masked scale instruction;
+    /// elsewhere 2ⁿ from its exponent bits, a multiply and a blend. y·2ⁿ is rounded once either
+    /// way, so both give the same result.
     static func scaled(_ y: Self, byPowerOfTwoIn t: Self, zeroWhere x: Self, isLessThan threshold: Self) -> Self
     /// The vector (0, 1, 2, …, scalarCount − 1).
     static var laneIndices: Self { get }

@@ -78,9 +78,25 @@ extension Double {
     /// plus the range reduction, no table and no division.
     @inlinable @inline(__always)
     public static func exp(_ x: Vector) -> Vector {
-        let magic = Vector(repeating: 6_755_399_441_055_744)  // 1.5·2⁵²
         let (low, high) = (Vector(repeating: -760), Vector(repeating: 720))
         let x = select(where: high, isLessThan: x, high, else: select(where: x, isLessThan: low, low, else: x))
+        let (p, t) = reducedExponential(x)
+        let k = unsafeBitCast(t, to: SIMD4<Int64>.self) &- unsafeBitCast(Vector(repeating: exponentMagic), to: SIMD4<Int64>.self)
+        let half = k &>> 1
+        let scaleA = unsafeBitCast((half &+ 1023) &<< 52, to: Vector.self)
+        let scaleB = unsafeBitCast((k &- half &+ 1023) &<< 52, to: Vector.self)
+        return p * scaleA * scaleB
+    }
+
+    /// The magic number 1.5·2⁵² of the exponent rounding (see `Float.exponentMagic`).
+    @inlinable static var exponentMagic: Double { 6_755_399_441_055_744 }
+
+    /// eʳ on the reduced argument and t = 1.5·2⁵² + k with eˣ = eʳ·2ᵏ (valid for |x| < 2⁵⁰;
+    /// callers clamp or mask): magic-number rounding of x·log₂e, two-part ln 2, and a degree-13
+    /// Taylor polynomial.
+    @inlinable @inline(__always)
+    static func reducedExponential(_ x: Vector) -> (y: Vector, t: Vector) {
+        let magic = Vector(repeating: exponentMagic)
         let t = multiplyAdd(x, Vector(repeating: 1.442_695_040_888_963_4), magic)
         let n = t - magic
         var r = multiplyAdd(n, Vector(repeating: -6.931_457_519_531_25e-1), x)
@@ -100,18 +116,16 @@ extension Double {
         p = multiplyAdd(p, r, Vector(repeating: 0.5))
         p = multiplyAdd(p, r, Vector(repeating: 1.0))
         p = multiplyAdd(p, r, Vector(repeating: 1.0))
-        let k = unsafeBitCast(t, to: SIMD4<Int64>.self) &- unsafeBitCast(magic, to: SIMD4<Int64>.self)
-        let half = k &>> 1
-        let scaleA = unsafeBitCast((half &+ 1023) &<< 52, to: Vector.self)
-        let scaleB = unsafeBitCast((k &- half &+ 1023) &<< 52, to: Vector.self)
-        return p * scaleA * scaleB
+        return (p, t)
     }
 
     /// eˣ per lane for the shifted scores of a softmax (x ≤ 0): within 2 ulp down to the smallest
-    /// normal number (x ≥ −708.39), 0 below it; NaN stays NaN. See `Float.exponentialOfShift(_:)`.
+    /// normal number (x ≥ −708.39), 0 below it; NaN stays NaN. As `Float.exponentialOfShift(_:)`:
+    /// one scale factor and no clamp, the lanes below −708.39 (−∞ among them) masked to 0
+    /// whatever the reduction made of them.
     @inlinable @inline(__always)
     public static func exponentialOfShift(_ x: Vector) -> Vector {
-        let low = Vector(repeating: -708.39)
-        return select(where: x, isLessThan: low, Vector(), else: exp(select(where: x, isLessThan: low, low, else: x)))
+        let (y, t) = reducedExponential(x)
+        return Vector.scaled(y, byPowerOfTwoIn: t, zeroWhere: x, isLessThan: Vector(repeating: -708.39))
     }
 }
