@@ -86,9 +86,9 @@ FULCRUM_HALVING_REDUCTIONS(double4, double2, double)
 // its lane). The integer n arrives as t = 1.5·2ᵖ + n, as the magic-number rounding leaves it
 // (p = 23 for float, 52 for double), with 2ⁿ a normal number wherever x ≥ threshold.
 // With AVX-512 (and VL for 8 floats): one compare into a mask register and one zero-masked
-// vscalefps (`_CMP_NLT_UQ`, 5, is true for NaN); doubles always take the bits path. Elsewhere 2ⁿ is built from its exponent bits
-// (unsigned arithmetic: no overflow), then a multiply and a blend. Both round y·2ⁿ once, so the
-// two give the same result in every lane.
+// vscalefps (`_CMP_NLT_UQ`, 5, is true for NaN); doubles always take the bits path. Elsewhere
+// 2ⁿ is built from its exponent bits (unsigned arithmetic: no overflow), then a multiply and a
+// blend. Both round y·2ⁿ once, so the two give the same result in every lane.
 #define FULCRUM_EXPONENT_SCALING(NAME, S, U, N, MANTISSA_BITS, BIAS, MAGIC_BITS) \
 static inline __attribute__((always_inline)) \
 fulcrum_##NAME fulcrum_power_of_two_bits_scaled_##NAME(fulcrum_##NAME y, fulcrum_##NAME t, fulcrum_##NAME x, fulcrum_##NAME threshold) { \
