@@ -41,10 +41,11 @@ struct SigmoidPlan<T: FulcrumFloat> {
 /// The row's loss sum (Double), and its gradient written when the plan asks; returns nil when a
 /// logit or target is not finite (the gradient row is then written with non-finite values).
 ///
-/// Four copies of one pass, each with only the code its options need: the plain one
-/// (`plan.isPlain`); the unweighted focal one with a whole γ ∈ 0 … 4 (γ = 0 with an α), whose
-/// factor is a product; the unweighted one with any γ (exp(γ·log)); and the weighted one, which
-/// multiplies by both weight rows (ones where the caller gave only one). Optional weight vectors
+/// Copies of one pass, each with only the code its options need: the plain one
+/// (`plan.isPlain`); one unweighted focal copy per whole γ ∈ 0 … 4 (γ = 0 with an α), whose
+/// factor is that product (a switch on γ inside one shared loop cost 2–3% more time); the
+/// unweighted one with any γ (exp(γ·log)); and the weighted one, which multiplies by both weight
+/// rows (ones where the caller gave only one). Optional weight vectors
 /// tested inside the loop made the compiler keep the targets in split pieces and reassemble them
 /// with shuffles, about doubling the loop; the general power's constants, kept in registers in a
 /// loop that did not use them, made it spill the focal terms to the stack.
@@ -52,25 +53,41 @@ struct SigmoidPlan<T: FulcrumFloat> {
 func sigmoidBinaryCrossEntropyRow<T: FulcrumFloat>(
     logits: UnsafePointer<T>, targets: UnsafePointer<T>, gradient: UnsafeMutablePointer<T>?, plan: SigmoidPlan<T>
 ) -> Double? {
-    if plan.isPlain {
-        return sigmoidRowPass(logits: logits, targets: targets, gradient: gradient, plan: plan, focus: .none, weighted: false)
+    @inline(__always) func pass(_ focus: FocalPowers, weighted: Bool = false) -> Double? {
+        sigmoidRowPass(logits: logits, targets: targets, gradient: gradient, plan: plan, focus: focus, weighted: weighted)
     }
-    if plan.isWeighted {
-        return sigmoidRowPass(logits: logits, targets: targets, gradient: gradient, plan: plan, focus: .any, weighted: true)
+    if plan.isPlain { return pass(.none) }
+    if plan.isWeighted { return pass(.any, weighted: true) }
+    // One copy per whole γ, so that each loop holds only its own product.
+    switch plan.wholeGamma {
+    case 0?: return pass(.whole(0))
+    case 1?: return pass(.whole(1))
+    case 2?: return pass(.whole(2))
+    case 3?: return pass(.whole(3))
+    case 4?: return pass(.whole(4))
+    default: return pass(.any)
     }
-    return plan.wholeGamma != nil
-        ? sigmoidRowPass(logits: logits, targets: targets, gradient: gradient, plan: plan, focus: .whole, weighted: false)
-        : sigmoidRowPass(logits: logits, targets: targets, gradient: gradient, plan: plan, focus: .any, weighted: false)
 }
 
 /// Which focal factors a copy of the pass computes.
-enum FocalPowers {
+enum FocalPowers: Equatable {
     /// No focal factor and no α.
     case none
-    /// (1 − p_t)^γ as a product, γ ∈ 0 … 4 (`SigmoidPlan.wholeGamma`).
-    case whole
+    /// (1 − p_t)^γ as a product for this γ ∈ 0 … 4 (`SigmoidPlan.wholeGamma`).
+    case whole(Int)
     /// Any γ ≥ 0: a product for a whole γ, else exp(γ·log(1 − p_t)).
     case any
+
+    /// The whole γ whose product this copy computes: its own for `.whole`, the plan's
+    /// (`SigmoidPlan.wholeGamma`, a loop invariant) for `.any`.
+    @inline(__always)
+    func wholeGamma(_ planned: Int?) -> Int? {
+        switch self {
+        case .none: return 0
+        case .whole(let gamma): return gamma
+        case .any: return planned
+        }
+    }
 }
 
 /// The pass of `sigmoidBinaryCrossEntropyRow`; `focus` and `weighted` are literals in each
@@ -82,6 +99,7 @@ private func sigmoidRowPass<T: FulcrumFloat>(
 ) -> Double? {
     let zero = T.Vector(), one = T.Vector(repeating: 1)
     let gamma = T.Vector(repeating: plan.gamma), scale = T.Vector(repeating: plan.gradientScale)
+    let alphaSlope = T.Vector(repeating: plan.alpha.map { 2 * $0 - 1 } ?? 0), alphaBase = T.Vector(repeating: plan.alpha.map { 1 - $0 } ?? 1)
     var probe = T.Vector()
     let total = chunkedSum(T.self, from: 0, to: plan.columns) { j, count in
         let x = logits.loadVector(at: j, count: count), y = targets.loadVector(at: j, count: count)
@@ -99,29 +117,24 @@ private func sigmoidRowPass<T: FulcrumFloat>(
         var slope = T.multiplyAdd(-positive, pc, notY * p)
         if focus != .none {
             let q = T.multiplyAdd(p, notY, y * pc)  // 1 − p_t
-            // (q^γ, γ·q^{γ−1}): a product for a whole γ (a switch on a loop invariant), else
-            // exp(γ·log q), 0 at q = 0.
+            // (q^γ, γ·q^{γ−1}): a product for a whole γ, else exp(γ·log q), 0 at q = 0.
             let power: T.Vector, derivative: T.Vector
-            if focus == .whole || plan.wholeGamma != nil {
-                switch plan.wholeGamma {
-                case 0: (power, derivative) = (one, zero)
-                case 1: (power, derivative) = (q, one)
-                case 2: (power, derivative) = (q * q, q + q)
-                case 3: (power, derivative) = (q * q * q, 3 * (q * q))
-                default: (power, derivative) = ((q * q) * (q * q), 4 * (q * q * q))
-                }
-            } else {
+            switch focus.wholeGamma(plan.wholeGamma) {
+            case 0?: (power, derivative) = (one, zero)
+            case 1?: (power, derivative) = (q, one)
+            case 2?: (power, derivative) = (q * q, q + q)
+            case 3?: (power, derivative) = (q * q * q, 3 * (q * q))
+            case 4?: (power, derivative) = ((q * q) * (q * q), 4 * (q * q * q))
+            default:
                 power = T.exp(gamma * T.log(q))
                 derivative = T.select(where: zero, isLessThan: q, gamma * power / q, else: zero)
             }
-            // The factor's derivative times (1 − 2y)·p·(1 − p)·ce, as a tree of products.
-            slope = T.multiplyAdd(power, slope, (derivative * (notY - y)) * ((p * pc) * loss))
-            loss = power * loss
-            if let alpha = plan.alpha {
-                let at = T.multiplyAdd(T.Vector(repeating: 2 * alpha - 1), y, T.Vector(repeating: 1 - alpha))  // α·y + (1 − α)(1 − y)
-                loss *= at
-                slope *= at
-            }
+            // α_t = α·y + (1 − α)(1 − y) (1 without an α) folded into the factor and its
+            // derivative; the derivative times (1 − 2y)·p·(1 − p)·ce as a tree of products.
+            let at = T.multiplyAdd(alphaSlope, y, alphaBase)
+            let factor = at * power
+            slope = T.multiplyAdd(factor, slope, ((at * derivative) * (notY - y)) * ((p * pc) * loss))
+            loss = factor * loss
         }
         if weighted {
             let wv = plan.classWeights.loadVector(at: j, count: count)
