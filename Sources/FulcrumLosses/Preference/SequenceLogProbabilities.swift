@@ -81,10 +81,8 @@ public struct SequenceLogProbabilities<T: FulcrumFloat>: Sendable {
         let columns = crossEntropyGradient.columns
         Threads.forEachBlock(count: crossEntropyGradient.rows, blockSize: max(1, 16_384 / max(1, columns))) { _, range in
             for n in range {
-                let row = crossEntropyGradient.row(n), scale = T.Vector(repeating: -upstream[n / sequenceLength])
-                forEachVector(T.self, from: 0, to: columns) { j, count in
-                    row.storeVector(UnsafePointer(row).loadVector(at: j, count: count) * scale, at: j, count: count)
-                }
+                let scale = T.Vector(repeating: -upstream[n / sequenceLength])
+                updateVectors(crossEntropyGradient.row(n), from: 0, to: columns) { $0 * scale }
             }
         }
     }
