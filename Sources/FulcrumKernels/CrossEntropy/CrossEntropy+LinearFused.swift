@@ -120,9 +120,7 @@ func addColumnSums<T: FulcrumFloat>(of m: MatrixView<T>, into sums: UnsafeMutabl
         let base = out.value.baseAddress!
         for i in 0..<m.rows {
             let row = m.row(i)
-            forEachVector(T.self, from: columns.lowerBound, to: columns.upperBound) { j, count in
-                base.storeVector(UnsafePointer(base).loadVector(at: j, count: count) + row.loadVector(at: j, count: count), at: j, count: count)
-            }
+            updateVectors(base, from: columns.lowerBound, to: columns.upperBound) { v, j, count in v + row.loadVector(at: j, count: count) }
         }
     }
 }

@@ -14,18 +14,22 @@ public func forEachVector<T: FulcrumFloat>(_: T.Type, from a: Int, to b: Int, _ 
     if j < b { body(j, b &- j) }
 }
 
-/// Rewrites `row[a ..< b]` in place, `transform` applied to each vector (the tail padded with 0).
-/// The loop is written out rather than built on `forEachVector`: a `forEachVector` body nested
-/// in a `Threads.forEachBlock` closure was compiled as a call per vector, not inlined.
+/// Rewrites `row[a ..< b]` in place, one vector at a time: `transform(v, j, count)` gets the
+/// vector at `row[j]` (`count` lanes of the row, the rest 0; `count < vectorWidth` only in the
+/// tail) and returns its new value. The loop is written out rather than built on
+/// `forEachVector`: a `forEachVector` body that loaded and stored through the same pointer inside
+/// a `Threads.forEachBlock` closure was compiled as a call per vector, not inlined.
 @inlinable @inline(__always)
-public func updateVectors<T: FulcrumFloat>(_ row: UnsafeMutablePointer<T>, from a: Int, to b: Int, _ transform: (T.Vector) -> T.Vector) {
+public func updateVectors<T: FulcrumFloat>(
+    _ row: UnsafeMutablePointer<T>, from a: Int, to b: Int, _ transform: (T.Vector, _ j: Int, _ count: Int) -> T.Vector
+) {
     let width = T.vectorWidth
     var j = a
     while j &+ width <= b {
-        row.storeVector(transform(UnsafePointer(row).loadVector(at: j)), at: j)
+        row.storeVector(transform(UnsafePointer(row).loadVector(at: j), j, width), at: j)
         j &+= width
     }
-    if j < b { row.storeVector(transform(UnsafePointer(row).loadVector(at: j, count: b &- j)), at: j, count: b &- j) }
+    if j < b { row.storeVector(transform(UnsafePointer(row).loadVector(at: j, count: b &- j), j, b &- j), at: j, count: b &- j) }
 }
 
 /// Σ of `term(j, count)` over `a ..< b`: vector partial sums in T per 512-element chunk, chunks

@@ -82,7 +82,7 @@ public struct SequenceLogProbabilities<T: FulcrumFloat>: Sendable {
         Threads.forEachBlock(count: crossEntropyGradient.rows, blockSize: max(1, 16_384 / max(1, columns))) { _, range in
             for n in range {
                 let scale = T.Vector(repeating: -upstream[n / sequenceLength])
-                updateVectors(crossEntropyGradient.row(n), from: 0, to: columns) { $0 * scale }
+                updateVectors(crossEntropyGradient.row(n), from: 0, to: columns) { v, _, _ in v * scale }
             }
         }
     }
