@@ -32,6 +32,15 @@ struct DeterminismTests {
         #expect(runs.one.1.map(\.bitPattern) == runs.two.1.map(\.bitPattern), "\(name)")
     }
 
+    @Test("The entropy-matched teacher temperature")
+    func entropyTemperature() throws {
+        let (x, _, _) = Self.data(52)
+        let runs = try withOneAndTwoThreads { () throws -> Double in
+            try x.withView(rows: Self.rows, columns: Self.classes) { try EntropyTemperature.solve(logits: $0, targetEntropy: 3) }
+        }
+        #expect(runs.one.bitPattern == runs.two.bitPattern)
+    }
+
     @Test("Comp-sum, distillation, sigmoid BCE, LDR-KL, Z-loss, sequence log-probabilities")
     func everyLoss() throws {
         try check("gce") { x, _, y, g in try CompSumLoss<Float>.generalizedCrossEntropy(q: 0.7).lossAndGradient(logits: x, targets: y, gradient: g).loss }

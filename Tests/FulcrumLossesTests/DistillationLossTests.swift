@@ -160,6 +160,19 @@ struct DistillationLossTests {
             // A positive T whose 1/T overflows: the entropy was NaN.
             #expect(thrownArgument { _ = try EntropyTemperature.meanEntropy(logits: view, temperature: 1e-310) } == "temperature")
         }
+        // Float logits (widened to Double inside), with whole vectors and a tail: the same target
+        // to the same accuracy.
+        let (wideRows, wide) = (5, 37)
+        let xf = random.values(wideRows * wide, -6, 6).map { Float($0) }
+        try xf.withView(rows: wideRows, columns: wide) { view in
+            let target = 2.5
+            let t = try EntropyTemperature.solve(logits: view, targetEntropy: target)
+            var mean = 0.0
+            for n in 0..<wideRows {
+                mean += DistillationReference.entropy(DistillationReference.softmax(xf[(n * wide)..<((n + 1) * wide)].map { Double($0) / t }))
+            }
+            #expect(abs(mean / Double(wideRows) - target) <= 1e-10, "T \(t)")
+        }
         // Two tied maxima: the entropy never drops below log 2.
         let tied: [Double] = [3, 3, 0]
         try tied.withView(rows: 1, columns: 3) { view in

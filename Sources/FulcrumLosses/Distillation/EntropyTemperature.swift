@@ -9,14 +9,17 @@ import FulcrumKernels
 /// tied maxima as T → 0 to log C as T → ∞, so the solution is unique when it exists and a
 /// safeguarded Newton iteration finds it: a bracket [lo, hi] with H̄(lo) ≤ H* ≤ H̄(hi) is grown
 /// by doubling/halving from the initial T, then each step takes Newton's T − (H̄ − H*)/H̄′ when it
-/// falls inside the bracket and bisects it otherwise. Each evaluation is one Double pass over the
-/// logits (O(N·C)); convergence is quadratic near the root, typically 5–10 passes.
+/// falls inside the bracket and bisects it otherwise. Each evaluation reads the logits twice per
+/// row (the maximum, then a pass of Double vectors with one vector exponential per element; rows
+/// in parallel), O(N·C); convergence is quadratic near the root, typically 5–10 evaluations.
 public enum EntropyTemperature {
     /// H̄(T) and dH̄/dT, in Double.
     ///
     /// - Throws: `invalidParameter` (`temperature`) unless T is finite and > 0, and when T is so
     ///   small that the scaled logits x/T overflow Double; `nonFiniteValue` (`logits`) for a NaN or
     ///   ±∞ logit; `emptyReduction` (`logits`) for no rows or no columns.
+    @specialized(where T == Float)
+    @specialized(where T == Double)
     public static func meanEntropy<T: FulcrumFloat>(logits: MatrixView<T>, temperature: Double) throws -> (entropy: Double, derivative: Double) {
         guard temperature.isFinite, temperature > 0 else {
             throw FulcrumError.invalidParameter(argument: "temperature", value: "\(temperature)", requirement: "finite and > 0")
@@ -40,6 +43,8 @@ public enum EntropyTemperature {
     /// - Throws: `invalidParameter` naming `targetEntropy` when no temperature reaches it (outside
     ///   (0, log C), or below the entropy that ties at the maximum leave as T → 0),
     ///   `initialTemperature`, `tolerance`; and what `meanEntropy` throws.
+    @specialized(where T == Float)
+    @specialized(where T == Double)
     public static func solve<T: FulcrumFloat>(
         logits: MatrixView<T>, targetEntropy: Double, initialTemperature: Double = 1, tolerance: Double = 1e-12
     ) throws -> Double {
@@ -106,27 +111,51 @@ public enum EntropyTemperature {
         }
     }
 
-    /// H̄(T) and dH̄/dT = mean of Var_p(z)/T with z = x/T, one Double pass per row.
+    /// H̄(T) and dH̄/dT = mean of Var_p(z)/T with z = x/T. Rows run in fixed parallel blocks
+    /// added in block order, so the result does not depend on the thread count.
     static func evaluate<T: FulcrumFloat>(_ logits: MatrixView<T>, _ temperature: Double) -> (Double, Double) {
         let inverse = 1 / temperature
-        var entropy = 0.0, derivative = 0.0
-        for n in 0..<logits.rows {
-            let row = logits.row(n)
-            var m = -Double.infinity
-            for j in 0..<logits.columns { m = max(m, Double(row[j]) * inverse) }
-            var s = 0.0, a = 0.0, b = 0.0
-            for j in 0..<logits.columns {
-                let d = Double(row[j]) * inverse - m
-                let e = Double.exp(d)
-                s += e
-                a += e * d
-                b += e * d * d
-            }
-            let mean = a / s
-            entropy += Double.log(s) - mean
-            derivative += max(0, b / s - mean * mean) * inverse
+        let sums = blockSums(rows: logits.rows, classes: logits.columns) { range in
+            var total = EntropySums()
+            for n in range { total.add(rowEntropy(logits.row(n), classes: logits.columns, inverse: inverse)) }
+            return total
         }
         let count = Double(logits.rows)
-        return (entropy / count, derivative / count)
+        return (sums.entropy / count, sums.derivative / count)
+    }
+
+    /// One row's H(softmax(z)) and Var_p(z)/T (z = x·`inverse`): the maximum in T (exact: scaling
+    /// by 1/T > 0 keeps the order), then one pass in Double vectors, the logits widened, with
+    /// e = e^{z−m} summed with e·(z − m) and e·(z − m)².
+    @inline(__always)
+    static func rowEntropy<T: FulcrumFloat>(_ row: UnsafePointer<T>, classes: Int, inverse: Double) -> EntropySums {
+        var high = T.Vector(repeating: -.infinity)
+        forEachVector(T.self, from: 0, to: classes) { j, count in
+            high = T.maximum(high, row.loadVector(at: j, count: count, padding: -.infinity))
+        }
+        let m = Double(T.largestLane(high)) * inverse
+        let (scale, shift) = (Double.Vector(repeating: inverse), Double.Vector(repeating: m))
+        var s = Double.Vector(), a = s, b = s
+        forEachVector(Double.self, from: 0, to: classes) { j, count in
+            let d = Double.Vector(row.loadVector(at: j, count: count, as: SIMD4<T>.self)) * scale - shift
+            var e = Double.exponentialOfShift(d)
+            if count < Double.vectorWidth { e = Double.keepingLanes(below: count, of: e, fill: 0) }
+            let ed = e * d
+            s += e
+            a += ed
+            b = Double.multiplyAdd(ed, d, b)
+        }
+        let (sum, mean) = (Double.sumOfLanes(s), Double.sumOfLanes(a) / Double.sumOfLanes(s))
+        return EntropySums(entropy: Double.log(sum) - mean, derivative: max(0, Double.sumOfLanes(b) / sum - mean * mean) * inverse)
+    }
+}
+
+/// Entropy and derivative sums of a block of rows.
+struct EntropySums: BlockSummable {
+    var entropy = 0.0, derivative = 0.0
+
+    mutating func add(_ other: EntropySums) {
+        entropy += other.entropy
+        derivative += other.derivative
     }
 }
