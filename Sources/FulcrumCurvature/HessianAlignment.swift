@@ -101,10 +101,17 @@ public enum HessianAlignment {
         guard probes >= 1 else {
             throw FulcrumError.invalidParameter(argument: "probes", value: "\(probes)", requirement: ">= 1")
         }
-        let m = Double(domains.count), s = probes
+        let v: Matrix<T> = try RademacherProbes.matrix(rows: probes, count: domains[0].dimension, using: &generator)
+        return try hutchinson(domains: domains, alpha: alpha, beta: beta, probes: v)
+    }
+
+    /// R_Hutchinson with the probes as the rows of `v`: the body of the public `hutchinson`, apart
+    /// from the generator so that it runs specialized for T whatever the caller's generator.
+    @specialized(where T == Float)
+    @specialized(where T == Double)
+    static func hutchinson<T: FulcrumFloat>(domains: [LinearHeadHessian<T>], alpha: Double, beta: Double, probes v: Matrix<T>) throws -> Penalty<T> {
+        let m = Double(domains.count), s = v.rows
         let n = domains[0].dimension
-        var v = try Matrix<T>(rows: s, columns: n, repeating: 0)
-        v.withMutableView { v in for i in 0..<s { RademacherProbes.fill(v.row(i), count: n, using: &generator) } }
         var hv = v
         // D_e = (1/S)·Σ_s v_s ∘ H_e·v_s.
         var diagonals: [[Double]] = []

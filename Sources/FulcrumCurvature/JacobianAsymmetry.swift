@@ -16,6 +16,7 @@ public enum JacobianAsymmetry {
     /// - Throws: `FulcrumError.invalidParameter` for `dimension < 1` or `probes < 2`;
     ///   `nonFiniteValue` when a closure returns a NaN or infinity (argument `jvp` or `vjp`);
     ///   errors thrown by the closures pass through.
+    @inlinable
     public static func estimate<T: FulcrumFloat, G: RandomNumberGenerator>(
         dimension: Int, probes: Int, using generator: inout G,
         jvp: (UnsafeBufferPointer<T>, UnsafeMutableBufferPointer<T>) throws -> Void,
