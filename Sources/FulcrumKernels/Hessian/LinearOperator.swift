@@ -95,6 +95,8 @@ public struct SymmetricMatrixOperator<Scalar: FulcrumFloat>: LinearOperator {
     ///
     /// - Throws: `FulcrumError.shapeMismatch` when `a` is not square or is empty,
     ///   `FulcrumError.nonFiniteValue` for a NaN or infinity in the lower triangle.
+    @specialized(where Scalar == Float)
+    @specialized(where Scalar == Double)
     public init(_ a: MatrixView<Scalar>) throws {
         guard a.rows == a.columns, a.rows > 0 else {
             throw FulcrumError.shapeMismatch(argument: "a", expected: "non-empty square", actual: a.shape)
