@@ -12,13 +12,15 @@ import FulcrumLosses
 /// (`pairBlockBytes`) the logits are read once (2, one softmax per element), else twice (3, and
 /// two softmaxes). Transcendentals per element: 1 for a softmax (GCE, LDR-KL), 2 for KD's two
 /// softmaxes and ALDR-KL's two passes, 2 for BCE (one exponential and one log1p, which runs as a
-/// division and a polynomial), 0 for the Z-loss.
+/// division and a polynomial), 0 for the Z-loss. The entropy-temperature row times one evaluation
+/// of H̄(T) against its plain scalar pass, without a roofline.
 func lossesBenchmarks(_ context: BenchContext) throws {
     let shapes = context.quick ? [(128, 1024), (16, 8192)] : [(16384, 1024), (4096, 32768)]
     for (rows, classes) in shapes {
         // The buffers are large: allocate them only when a case of this family will run.
         let names = ["loss-gce fwd+bwd", "loss-kd-forward fwd+bwd", "loss-kd-bdkd fwd+bwd", "loss-dpo fwd+bwd", "loss-bce fwd+bwd",
-                     "loss-bce-focal fwd+bwd", "loss-ldr-kl fwd+bwd", "loss-aldr-kl fwd+bwd", "loss-z fwd+bwd"]
+                     "loss-bce-focal fwd+bwd", "loss-ldr-kl fwd+bwd", "loss-aldr-kl fwd+bwd", "loss-z fwd+bwd",
+                     "loss-entropy-temperature H(T)"]
         guard names.contains(where: { name in context.options.filter.map { name.contains($0) || $0.hasPrefix(name) } ?? true }) else { continue }
         let buffers = LossBenchBuffers(rows: rows, classes: classes)
         defer { buffers.deallocate() }
@@ -125,6 +127,17 @@ private func lossCases(_ context: BenchContext, _ b: LossBenchBuffers) throws {
         try report(context, "loss-z fwd+bwd", b, streams: 2, transcendentals: 0) {
             _ = try SphericalZLoss<Float>(a: 1, b: 2).lossAndGradient(logits: x, targets: y, gradient: g)
         }
+        // One evaluation of H̄(T), the step of the teacher-temperature solve of multi-teacher
+        // distillation: Double exponentials, against the plain scalar Double pass; no roofline row
+        // (the run measures no Double exp rate).
+        let entropyName = "loss-entropy-temperature H(T)"
+        if context.wants(entropyName) {
+            let seconds = try context.median { _ = try EntropyTemperature.meanEntropy(logits: x, temperature: 2) }
+            let plain = context.median(runs: context.quick ? 1 : 3, warmUp: 0) { plainMeanEntropy(b, temperature: 2) }
+            context.report(BenchRow(name: entropyName, shape: "\(rows)x\(classes)", medianMs: seconds * 1e3,
+                                    achieved: Double(rows * classes) / seconds * 1e-9, unit: "Gelem/s", rooflineRatio: nil,
+                                    baselineSpeedup: plain / seconds, note: "1 Double exp/elem, 2 reads per row; T = 2"))
+        }
     }
 }
 
@@ -188,6 +201,25 @@ private func plainDistillation(_ b: LossBenchBuffers, temperature: Float) {
         }
     }
     blackHole(total)
+}
+
+/// H̄(T): the mean over rows of the entropy of softmax(x/T), one scalar Double pass per row.
+private func plainMeanEntropy(_ b: LossBenchBuffers, temperature: Double) {
+    var total = 0.0
+    for n in 0..<b.rows {
+        let row = b.x.baseAddress! + n * b.classes
+        var m = -Double.infinity
+        for j in 0..<b.classes { m = max(m, Double(row[j]) / temperature) }
+        var s = 0.0, weighted = 0.0
+        for j in 0..<b.classes {
+            let d = Double(row[j]) / temperature - m
+            let e = Foundation.exp(d)
+            s += e
+            weighted += e * d
+        }
+        total += Foundation.log(s) - weighted / s
+    }
+    blackHole(total / Double(b.rows))
 }
 
 private func plainBinaryCrossEntropy(_ b: LossBenchBuffers) {
