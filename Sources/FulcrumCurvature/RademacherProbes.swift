@@ -24,6 +24,7 @@ enum RademacherProbes {
         return try matrix(words: words, rows: rows, count: count)
     }
 
+    /// The probe matrix from the generator's words, `(count + 63) / 64` per row in row order.
     @usableFromInline
     @specialized(where T == Float)
     @specialized(where T == Double)

@@ -145,7 +145,7 @@ public enum EntropyTemperature {
             a += ed
             b = Double.multiplyAdd(ed, d, b)
         }
-        let (sum, mean) = (Double.sumOfLanes(s), Double.sumOfLanes(a) / Double.sumOfLanes(s))
+        let sum = Double.sumOfLanes(s), mean = Double.sumOfLanes(a) / sum
         return EntropySums(entropy: Double.log(sum) - mean, derivative: max(0, Double.sumOfLanes(b) / sum - mean * mean) * inverse)
     }
 }
