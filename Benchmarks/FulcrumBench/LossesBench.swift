@@ -90,13 +90,15 @@ private func lossCases(_ context: BenchContext, _ b: LossBenchBuffers) throws {
                 let reference = [Float](repeating: -1000, count: pairs)
                 let step = PreferenceOptimization<Float>(loss: PreferenceLoss(.dpo, beta: 0.1), sequenceLength: length)
                 let cached = 2 * length * classes * MemoryLayout<Float>.stride <= step.pairBlockBytes
+                // In place where the step allows it (the cached path), as the other losses.
+                let gradient = cached ? inPlace : g
                 try reference.withUnsafeBufferPointer { r in
                     try report(context, "loss-dpo fwd+bwd L=\(length)", b, streams: cached ? 2 : 3, transcendentals: cached ? 1 : 2) {
                         _ = try step.lossAndGradient(
                             chosenLogits: b.view(b.x, rows: 0..<half), chosenTargets: UnsafeBufferPointer(rebasing: y[0..<half]),
                             rejectedLogits: b.view(b.x, rows: half..<rows), rejectedTargets: UnsafeBufferPointer(rebasing: y[half...]),
                             referenceChosen: r, referenceRejected: r,
-                            chosenGradient: b.mutableView(rows: 0..<half), rejectedGradient: b.mutableView(rows: half..<rows))
+                            chosenGradient: gradient.rows(0..<half), rejectedGradient: gradient.rows(half..<rows))
                     }
                 }
             }

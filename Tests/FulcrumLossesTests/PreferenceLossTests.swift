@@ -160,6 +160,38 @@ struct PreferenceLossTests {
         }
     }
 
+    @Test("In place on the cached path: the same bits as separate gradient buffers; the two-pass path throws")
+    func inPlace() throws {
+        let (pairs, l, v) = (3, 4, 37)
+        var random = TestRandom(seed: 34)
+        let xw = random.values(pairs * l * v, -3, 3).map { Float($0) }, xl = random.values(pairs * l * v, -3, 3).map { Float($0) }
+        let yw = (0..<(pairs * l)).map { _ in Int32(random.below(v)) }, yl = (0..<(pairs * l)).map { _ in Int32(random.below(v)) }
+        var op = PreferenceOptimization<Float>(loss: PreferenceLoss(.dpo, beta: 0.3), sequenceLength: l)
+        op.pairBlockBytes = 2 * l * v * MemoryLayout<Float>.stride  // one pair per block
+        /// The result and both gradients, written over the logits or into their own buffers.
+        func run(inPlace: Bool) throws -> (PreferenceResult<Float>, [Float], [Float]) {
+            var (a, c) = (xw, xl)
+            var ga = [Float](repeating: 0, count: a.count), gc = ga
+            let reference: [Float] = [-9, -11, -10]
+            let r = try yw.withUnsafeBufferPointer { ty in try yl.withUnsafeBufferPointer { tl in try reference.withUnsafeBufferPointer { ref in
+                try a.withMutableView(rows: pairs * l, columns: v) { av in try c.withMutableView(rows: pairs * l, columns: v) { cv in
+                    try ga.withMutableView(rows: pairs * l, columns: v) { g1 in try gc.withMutableView(rows: pairs * l, columns: v) { g2 in
+                        try op.lossAndGradient(chosenLogits: MatrixView(av), chosenTargets: ty, rejectedLogits: MatrixView(cv),
+                                               rejectedTargets: tl, referenceChosen: ref, referenceRejected: ref,
+                                               chosenGradient: inPlace ? av : g1, rejectedGradient: inPlace ? cv : g2)
+                    } }
+                } }
+            } } }
+            return (r, inPlace ? a : ga, inPlace ? c : gc)
+        }
+        let (separate, overwritten) = (try run(inPlace: false), try run(inPlace: true))
+        #expect(separate.0 == overwritten.0)
+        #expect(separate.1.map(\.bitPattern) == overwritten.1.map(\.bitPattern))
+        #expect(separate.2.map(\.bitPattern) == overwritten.2.map(\.bitPattern))
+        op.pairBlockBytes = 0  // the two-pass path reads the logits again
+        #expect(thrownArgument { _ = try run(inPlace: true) } == "chosenGradient")
+    }
+
     @Test("Bad input throws naming the argument")
     func badInput() throws {
         var gw = [0.0], gl = [0.0]

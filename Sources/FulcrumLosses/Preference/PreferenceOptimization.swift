@@ -15,7 +15,10 @@ import FulcrumKernels
 /// logits are then read once, the gradients written once, and each element takes one
 /// exponential. Longer pairs take two passes over the whole batch: the forward, then the
 /// backward once every upstream is known (the logits read twice, two exponentials per element).
-/// On a thrown error the gradient buffers' contents are unspecified.
+/// On the cached path each gradient may be its logits' own memory (the same base and row
+/// stride): the gradient is then written over the logits, with no second buffer, as
+/// `SoftmaxCrossEntropy.lossAndGradient(inPlace:…)` does; the two-pass path throws for it. On a
+/// thrown error the gradient buffers' contents (and in place, the logits) are unspecified.
 ///
 /// ```swift
 /// let step = PreferenceOptimization<Float>(loss: PreferenceLoss(.dpo, beta: 0.1), sequenceLength: 512)
@@ -64,6 +67,11 @@ public struct PreferenceOptimization<T: FulcrumFloat>: Sendable {
         // inside then run inline); the two-pass path is one block whose kernels use every thread.
         let pairBytes = 2 * sequences.sequenceLength * chosenLogits.columns * MemoryLayout<T>.stride
         let cached = pairBytes <= pairBlockBytes
+        for (name, logits, gradient) in [("chosenGradient", chosenLogits, chosenGradient), ("rejectedGradient", rejectedLogits, rejectedGradient)]
+        where UnsafeRawPointer(gradient.baseAddress) == UnsafeRawPointer(logits.baseAddress) && !(cached && gradient.rowStride == logits.rowStride) {
+            throw FulcrumError.invalidParameter(argument: name, value: "its logits' memory",
+                                                requirement: "its own buffer unless a pair's rows fit pairBlockBytes (same row stride)")
+        }
         let pairsPerBlock = cached ? max(1, pairBlockBytes / max(1, pairBytes)) : pairs
         let sides = (SequenceBatch(logits: chosenLogits, targets: chosen, gradient: chosenGradient),
                      SequenceBatch(logits: rejectedLogits, targets: rejected, gradient: rejectedGradient))

@@ -50,13 +50,16 @@ public struct SequenceLogProbabilities<T: FulcrumFloat>: Sendable {
     /// `forward` on validated arguments and the counted targets (masked tokens at the ignore
     /// index). With `crossEntropyGradient` (N×V), also writes each row's ∂(−log p(y_t))/∂logits
     /// = p_t − onehot(y_t) there (zeros for ignored rows), whose target entry
-    /// −Σ_{j≠y} p_j keeps its relative accuracy when p_y is close to 1.
+    /// −Σ_{j≠y} p_j keeps its relative accuracy when p_y is close to 1. `crossEntropyGradient` may
+    /// be the logits' own memory (same base and row stride: in place).
     func sums(logits: MatrixView<T>, effectiveTargets: UnsafeBufferPointer<Int32>, crossEntropyGradient: MutableMatrixView<T>? = nil,
               logProbabilities: UnsafeMutableBufferPointer<T>, tokenCounts: UnsafeMutableBufferPointer<Int32>?) throws {
         var nll = [T](repeating: 0, count: logits.rows)
         try nll.withUnsafeMutableBufferPointer { r in
             let kernel = SoftmaxCrossEntropy<T>(ignoreIndex: ignoreIndex, reduction: .none)
-            if let crossEntropyGradient {
+            if let crossEntropyGradient, UnsafeRawPointer(crossEntropyGradient.baseAddress) == UnsafeRawPointer(logits.baseAddress) {
+                _ = try kernel.lossAndGradient(inPlace: crossEntropyGradient, targets: effectiveTargets, rowLosses: r)
+            } else if let crossEntropyGradient {
                 _ = try kernel.lossAndGradient(logits: logits, targets: effectiveTargets, gradient: crossEntropyGradient, rowLosses: r)
             } else {
                 _ = try kernel.loss(logits: logits, targets: effectiveTargets, rowLosses: r)
