@@ -77,11 +77,11 @@ private func lossCases(_ context: BenchContext, _ b: LossBenchBuffers) throws {
             _ = try CompSumLoss<Float>.generalizedCrossEntropy(q: 0.7).lossAndGradient(inPlace: inPlace, targets: y)
         }
         try report(context, "loss-kd-forward fwd+bwd T=4", b, streams: 3, transcendentals: 2, baseline: { plainDistillation(b, temperature: 4) }) {
-            _ = try DistillationLoss<Float>(temperature: 4).lossAndGradient(studentLogits: x, teacherLogits: second, studentGradient: g)
+            _ = try DistillationLoss<Float>(temperature: 4).lossAndGradient(studentLogits: x, teacherLogits: second, studentGradient: inPlace)
         }
         try report(context, "loss-kd-bdkd fwd+bwd T=4", b, streams: 3, transcendentals: 2) {
             _ = try DistillationLoss<Float>(temperature: 4, balance: .entropyGap(amplification: 2))
-                .lossAndGradient(studentLogits: x, teacherLogits: second, studentGradient: g)
+                .lossAndGradient(studentLogits: x, teacherLogits: second, studentGradient: inPlace)
         }
         if rows % 2 == 0 {
             let half = rows / 2, length = max(1, min(half, 64))

@@ -109,6 +109,47 @@ struct DistillationLossTests {
         #expect(maxRelativeError(a.gradient, b.gradient.map { 9 * $0 }) <= 1e-14)
     }
 
+    @Test("In place: the same bits as a separate gradient; a non-finite logit in a later chunk is still named")
+    func inPlace() throws {
+        let (rows, classes) = (3, 1100)  // three chunks per row, the last one partial
+        var random = TestRandom(seed: 9)
+        let s = random.values(rows * classes, -4, 4).map { Float($0) }, t = random.values(rows * classes, -4, 4).map { Float($0) }
+        for balance in Self.balances {
+            let kd = DistillationLoss<Float>(temperature: 2, balance: balance)
+            let separate = try runDistillation(kd, student: s.map { Double($0) }, teacher: t.map { Double($0) }, rows: rows, classes: classes)
+            var x = s
+            let result = try t.withView(rows: rows, columns: classes) { tv in
+                try x.withMutableView(rows: rows, columns: classes) { sv in
+                    try kd.lossAndGradient(studentLogits: MatrixView(sv), teacherLogits: tv, studentGradient: sv)
+                }
+            }
+            #expect(result == separate.result, "\(balance)")
+            #expect(x.map { Double($0) }.map(\.bitPattern) == separate.gradient.map(\.bitPattern), "\(balance)")
+        }
+        for bad in [Float.nan, .infinity, -.infinity] {
+            var x = s
+            x[classes + 700] = bad  // row 1, the second chunk: the first chunk is written before it is read
+            t.withView(rows: rows, columns: classes) { tv in
+                x.withMutableView(rows: rows, columns: classes) { sv in
+                    #expect(throws: FulcrumError.nonFiniteValue(argument: "studentLogits", row: 1, column: 700), "\(bad)") {
+                        try DistillationLoss<Float>().lossAndGradient(studentLogits: MatrixView(sv), teacherLogits: tv, studentGradient: sv)
+                    }
+                }
+            }
+        }
+        // The student's memory with another row stride is not in place: it throws.
+        var wide = s + s
+        #expect(thrownArgument {
+            _ = try t.withView(rows: rows, columns: classes) { tv in
+                try wide.withUnsafeMutableBufferPointer { p in
+                    let sv = try MatrixView(UnsafeBufferPointer(p), rows: rows, columns: classes, rowStride: 2 * classes)
+                    try DistillationLoss<Float>().lossAndGradient(studentLogits: sv, teacherLogits: tv,
+                                                                  studentGradient: try MutableMatrixView(p, rows: rows, columns: classes))
+                }
+            }
+        } == "studentGradient")
+    }
+
     @Test("Bad input throws naming the argument")
     func badInput() throws {
         let x: [Float] = [1, 2, 3, 4, 5, 6]

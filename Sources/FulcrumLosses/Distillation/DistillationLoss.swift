@@ -57,8 +57,9 @@ public struct DistillationLoss<T: FulcrumFloat>: Sendable {
     ///
     /// - Parameters:
     ///   - studentLogits, teacherLogits: N×C each (any row strides).
-    ///   - studentGradient: N×C output, every element written; it may not share memory with the
-    ///     logits.
+    ///   - studentGradient: N×C output, every element written. It may be `studentLogits`' own
+    ///     memory (the same base and row stride: the gradient is written over the student logits,
+    ///     with no second buffer); it may not otherwise share memory with the logits.
     ///   - gradientScale: the upstream gradient.
     ///   - rowLosses: optional N outputs, each row's ℓ before the reduction.
     /// - Throws: `FulcrumError` naming `temperature`, `teacherTemperature`, `balance`,
@@ -73,6 +74,11 @@ public struct DistillationLoss<T: FulcrumFloat>: Sendable {
     ) throws -> DistillationResult<T> {
         try checkShape(MatrixView(studentGradient), rows: studentLogits.rows, columns: studentLogits.columns,
                        argument: "studentGradient")
+        if let base = studentGradient.baseAddress, UnsafeRawPointer(base) == UnsafeRawPointer(studentLogits.baseAddress),
+           studentGradient.rowStride != studentLogits.rowStride {
+            throw FulcrumError.invalidParameter(argument: "studentGradient", value: "the student logits' memory with another row stride",
+                                                requirement: "its own buffer, or the student logits' memory with their row stride")
+        }
         return try evaluate(studentLogits, teacherLogits, studentGradient, gradientScale, rowLosses)
     }
 

@@ -30,8 +30,9 @@ struct DistillationRowOutcome {
 }
 
 /// Forward and reverse KL of one row and, when `gradient` is non-nil, d(loss)/d(student logits)
-/// times `gradientScale`. A row with a non-finite logit returns `isFinite == false` with its
-/// gradient row partly written.
+/// times `gradientScale`; `gradient` may be the student row itself (in place). A row with a
+/// non-finite logit returns `isFinite == false` with its gradient row written only in the chunks
+/// before the first one holding such a logit.
 @inline(__always)
 func distillationRow<T: FulcrumFloat>(
     student: UnsafePointer<T>, teacher: UnsafePointer<T>, classes: Int,
@@ -66,6 +67,12 @@ func distillationRow<T: FulcrumFloat>(
             }
             maxT = T.maximum(t, maxT)
             maxS = T.maximum(s, maxS)
+        }
+        // A non-finite logit ends the row before pass B writes its chunk: with the gradient over
+        // the student logits (in place), the chunk still holds the value the error names.
+        guard T.sumOfLanes(probeT + probeS) == 0 else {
+            outcome.isFinite = false
+            return outcome
         }
         let (ca, cb) = (T.largestLane(maxT) * teacherInverseTemperature, T.largestLane(maxS) * studentInverseTemperature)
         let (negativeA, negativeB) = (T.Vector(repeating: -ca), T.Vector(repeating: -cb))
@@ -109,11 +116,6 @@ func distillationRow<T: FulcrumFloat>(
         start = end
         chunk += 1
     }
-    guard T.sumOfLanes(probeT + probeS) == 0 else {
-        outcome.isFinite = false
-        return outcome
-    }
-
     // The row: chunk sums at the row's maxima; each record's first two slots become its scales.
     var sa = 0.0, sb = 0.0, xa = 0.0, xb = 0.0, ea = 0.0, eb = 0.0
     for c in 0..<chunk {
