@@ -111,6 +111,13 @@ public struct MutableMatrixView<Element>: @unchecked Sendable {
         nonmutating set { row(i)[j] = newValue }
     }
 
+    /// Whether this view starts at the first element of `input`: an output written over its own
+    /// input (in place). Views without memory never match.
+    @inlinable
+    public func startsAt(_ input: MatrixView<Element>) -> Bool {
+        baseAddress != nil && UnsafePointer(baseAddress) == input.baseAddress
+    }
+
     /// Rows `range` as a view of the same memory.
     @inlinable
     public func rows(_ range: Range<Int>) -> MutableMatrixView {

@@ -74,8 +74,7 @@ public struct DistillationLoss<T: FulcrumFloat>: Sendable {
     ) throws -> DistillationResult<T> {
         try checkShape(MatrixView(studentGradient), rows: studentLogits.rows, columns: studentLogits.columns,
                        argument: "studentGradient")
-        if let base = studentGradient.baseAddress, UnsafeRawPointer(base) == UnsafeRawPointer(studentLogits.baseAddress),
-           studentGradient.rowStride != studentLogits.rowStride {
+        if studentGradient.startsAt(studentLogits), studentGradient.rowStride != studentLogits.rowStride {
             throw FulcrumError.invalidParameter(argument: "studentGradient", value: "the student logits' memory with another row stride",
                                                 requirement: "its own buffer, or the student logits' memory with their row stride")
         }

@@ -68,8 +68,7 @@ public struct PreferenceOptimization<T: FulcrumFloat>: Sendable {
         let pairBytes = 2 * sequences.sequenceLength * chosenLogits.columns * MemoryLayout<T>.stride
         let cached = pairBytes <= pairBlockBytes
         for (name, logits, gradient) in [("chosenGradient", chosenLogits, chosenGradient), ("rejectedGradient", rejectedLogits, rejectedGradient)]
-        where gradient.baseAddress != nil && UnsafeRawPointer(gradient.baseAddress) == UnsafeRawPointer(logits.baseAddress)
-            && !(cached && gradient.rowStride == logits.rowStride) {
+        where gradient.startsAt(logits) && !(cached && gradient.rowStride == logits.rowStride) {
             throw FulcrumError.invalidParameter(argument: name, value: "its logits' memory",
                                                 requirement: "its own buffer unless a pair's rows fit pairBlockBytes (same row stride)")
         }

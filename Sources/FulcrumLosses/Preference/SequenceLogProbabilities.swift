@@ -57,7 +57,7 @@ public struct SequenceLogProbabilities<T: FulcrumFloat>: Sendable {
         var nll = [T](repeating: 0, count: logits.rows)
         try nll.withUnsafeMutableBufferPointer { r in
             let kernel = SoftmaxCrossEntropy<T>(ignoreIndex: ignoreIndex, reduction: .none)
-            if let crossEntropyGradient, let base = crossEntropyGradient.baseAddress, UnsafeRawPointer(base) == UnsafeRawPointer(logits.baseAddress) {
+            if let crossEntropyGradient, crossEntropyGradient.startsAt(logits) {
                 _ = try kernel.lossAndGradient(inPlace: crossEntropyGradient, targets: effectiveTargets, rowLosses: r)
             } else if let crossEntropyGradient {
                 _ = try kernel.lossAndGradient(logits: logits, targets: effectiveTargets, gradient: crossEntropyGradient, rowLosses: r)
