@@ -96,10 +96,10 @@ private func calibrationErrorBenchmark(_ context: BenchContext) throws {
     }
     let seconds = timing.seconds
     let plain = context.median(runs: 1, warmUp: 0) { reference = plainTopLabelECE(view, labels, bins: 15) }
-    let gbs = Double(n * (c + 1) * 4) / seconds * 1e-9
+    let bytes = Double(n * (c + 1) * 4)
     context.report(BenchRow(
-        name: name, shape: "\(n)x\(c) 15 bins", medianMs: seconds * 1e3, achieved: gbs, unit: "GB/s",
-        rooflineRatio: gbs / timing.copyGBs, baselineSpeedup: plain / seconds,
+        name: name, shape: "\(n)x\(c) 15 bins", medianMs: seconds * 1e3, achieved: bytes / seconds * 1e-9, unit: "GB/s",
+        rooflineRatio: timing.rooflineRatio { bytes / ($0.copyGBs * 1e9) }, baselineSpeedup: plain / seconds,
         note: "validation fused; |value - plain| = \(abs(value - reference))"))
 }
 
@@ -152,10 +152,10 @@ private func temperatureBenchmark(_ context: BenchContext) throws {
         }
     }
     let seconds = timing.seconds
-    let gbs = Double(iterations * n * c * 4) / seconds * 1e-9
+    let bytes = Double(iterations * n * c * 4)
     context.report(BenchRow(
-        name: name, shape: "\(n)x\(c)", medianMs: seconds * 1e3, achieved: gbs, unit: "GB/s",
-        rooflineRatio: gbs / timing.copyGBs, baselineSpeedup: plain / seconds,
+        name: name, shape: "\(n)x\(c)", medianMs: seconds * 1e3, achieved: bytes / seconds * 1e-9, unit: "GB/s",
+        rooflineRatio: timing.rooflineRatio { bytes / ($0.copyGBs * 1e9) }, baselineSpeedup: plain / seconds,
         note: "\(iterations) Newton steps (logits read once per step counted); T = \(Table.fmt(fitted, 4)), plain T = \(Table.fmt(reference, 4))"))
 }
 

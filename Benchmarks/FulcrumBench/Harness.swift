@@ -64,23 +64,23 @@ final class BenchContext {
     static func middle(_ values: [Double]) -> Double { values.sorted()[values.count / 2] }
 
     /// Times `body` like `median`, and before each timed run samples the stream copy and the
-    /// vector exp rate once (`MachineLimits.copySample`, `expSample`): the medians of the three
-    /// series are taken over the same seconds, so a slow phase of the shared host slows the case
-    /// and its limits alike, and the ratio compares like with like. Each timed run then starts
-    /// with cold caches (the copy streams 1 GiB), as a memory roofline assumes; cases whose input
-    /// would fit in the last-level cache and whose targets are times use `median` instead.
+    /// vector exp rate once (`MachineLimits.copySample`, `expSample`), so that each run has the
+    /// limits of its own moment: a slow phase of the shared host slows a run and the samples
+    /// taken just before it alike, and `LimitedTiming.rooflineRatio` compares each run with its
+    /// own limits. Each timed run then starts with cold caches (the copy streams 1 GiB), as a
+    /// memory roofline assumes; cases whose input would fit in the last-level cache and whose
+    /// targets are times use `median` instead.
     func timedAgainstLimits(runs: Int? = nil, warmUp: Int = 1, _ body: () throws -> Void) rethrows -> LimitedTiming {
         for _ in 0..<warmUp { try body() }
-        var times: [Double] = [], copies: [Double] = [], exps: [Double] = []
+        var timed: [LimitedTiming.Run] = []
         for _ in 0..<(runs ?? (quick ? 3 : 7)) {
-            copies.append(limits.copySample())
-            exps.append(limits.expSample())
+            let copy = limits.copySample(), exp = limits.expSample()
             let start = DispatchTime.now().uptimeNanoseconds
             try body()
-            times.append(Double(DispatchTime.now().uptimeNanoseconds - start) * 1e-9)
+            let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) * 1e-9
+            timed.append(LimitedTiming.Run(seconds: seconds, copyGBs: copy, expGelemsPerSecond: exp))
         }
-        return LimitedTiming(seconds: BenchContext.middle(times), copyGBs: BenchContext.middle(copies),
-                             expGelemsPerSecond: BenchContext.middle(exps))
+        return LimitedTiming(runs: timed)
     }
 
     /// Adds a row to the report and prints its progress line.
@@ -91,13 +91,33 @@ final class BenchContext {
     }
 }
 
-/// A case's median time and the machine's limits sampled between its runs (medians).
+/// A case's timed runs, each with the machine's limits sampled just before it.
 struct LimitedTiming {
-    var seconds: Double
-    /// Stream copy on all threads, GB/s (bytes read + bytes written).
-    var copyGBs: Double
-    /// Vector exp on cache-resident Floats, all threads.
-    var expGelemsPerSecond: Double
+    /// One timed run and the limits of its moment.
+    struct Run {
+        var seconds: Double
+        /// Stream copy on all threads, GB/s (bytes read + bytes written).
+        var copyGBs: Double
+        /// Vector exp on cache-resident Floats, all threads.
+        var expGelemsPerSecond: Double
+    }
+
+    var runs: [Run]
+
+    /// The median time.
+    var seconds: Double { BenchContext.middle(runs.map(\.seconds)) }
+    /// The median copy sample, GB/s.
+    var copyGBs: Double { BenchContext.middle(runs.map(\.copyGBs)) }
+    /// The median exp sample, Gelem/s.
+    var expGelemsPerSecond: Double { BenchContext.middle(runs.map(\.expGelemsPerSecond)) }
+
+    /// The median over the runs of limit ÷ time, where `limitSeconds` gives a run's roofline time
+    /// from its own samples: each run is compared with the machine of its own moment, so that a
+    /// neighbour's burst on the shared host that slows a run and its samples cancels out, where
+    /// a ratio of the separate medians would mix moments.
+    func rooflineRatio(_ limitSeconds: (Run) -> Double) -> Double {
+        BenchContext.middle(runs.map { limitSeconds($0) / $0.seconds })
+    }
 }
 
 /// The printed table.
