@@ -68,6 +68,55 @@ struct ScalingTests {
         }
     }
 
+    /// The objective against the Double NLL and its central differences in t = log T, on rows of
+    /// 37 classes (two whole 16-lane vectors and a tail) where some targets lie far below their
+    /// row's maximum: at T = e^0.3 those rows have s·(max − x_y) > 64 and take the second sweep
+    /// shifted by the maximum (shifted by the target, e^{s·(x − x_y)} would overflow).
+    @Test func objectiveMatchesDoubleReferenceWithFarTargets() throws {
+        let (n, c) = (64, 37)
+        var (x, y) = Self.synthetic(n, c, seed: 5) { _, u in 1.2 * u }
+        for i in stride(from: 0, to: n, by: 3) {
+            let j = (i * 7) % c
+            x[i * c + j] = -90  // the target, about 100 below the maximum
+            y[i] = Int32(j)
+        }
+        try withMatrix(x, rows: n, columns: c) { m in
+            try y.withUnsafeBufferPointer { yb in
+                let objective = TemperatureObjective(logits: m, labels: yb)
+                for t in [0.3, -0.4] {
+                    let point = try objective.evaluate(logTemperature: t)
+                    func f(_ t: Double) -> Double {
+                        Self.nll(x, y, c, scales: [Double](repeating: Foundation.exp(-t), count: c), biases: [Double](repeating: 0, count: c))
+                    }
+                    let h = 1e-4
+                    let (value, slope) = (f(t), (f(t + h) - f(t - h)) / (2 * h))
+                    let curvature = (f(t + h) - 2 * value + f(t - h)) / (h * h)
+                    #expect(abs(point.value - value) < 1e-6 * abs(value), "t = \(t): \(point.value) vs \(value)")
+                    #expect(abs(point.slope - slope) < 1e-4 * max(1, abs(slope)), "t = \(t): \(point.slope) vs \(slope)")
+                    #expect(abs(point.curvature - curvature) < 1e-3 * max(1, abs(curvature)), "t = \(t): \(point.curvature) vs \(curvature)")
+                }
+            }
+        }
+    }
+
+    /// NaN and ±∞ are named at their (row, column), in any row of any block.
+    @Test func nonFiniteLogitsAreNamedWhereTheyAre() throws {
+        let (n, c) = (1000, 20)
+        let (clean, y) = Self.synthetic(n, c, seed: 6) { _, u in u }
+        for (row, column, value) in [(0, 0, Float.nan), (517, 19, .infinity), (999, 3, -.infinity)] {
+            var x = clean
+            x[row * c + column] = value
+            x[min(n - 1, row + 1) * c + 5] = .nan  // a later one is not the one reported
+            try withMatrix(x, rows: n, columns: c) { m in
+                try y.withUnsafeBufferPointer { yb in
+                    #expect(throws: FulcrumError.nonFiniteValue(argument: "logits", row: row, column: column)) {
+                        try TemperatureScaling(logits: m, labels: yb)
+                    }
+                }
+            }
+        }
+    }
+
     @Test func vectorScalingRecoversScalesAndBiases() throws {
         // x_j = (u_j − b_j)/w_j, so w∘x + b = u: the fit should find w and b (b up to a shift).
         let (n, c) = (20_000, 4)

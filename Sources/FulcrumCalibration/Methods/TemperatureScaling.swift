@@ -9,21 +9,23 @@ import FulcrumKernels
 /// cannot calibrate (then see `Mixup`); it remains the standard post-hoc baseline.
 ///
 /// **Fit.** Newton's method on t = log T (so T stays positive) with a backtracking line search.
-/// Each iteration scales the logits by s = 1/T into a scratch buffer and calls the fused
-/// `SoftmaxCrossEntropy` kernel on it in place; its gradient gᵢⱼ = (pᵢⱼ − [j = yᵢ])/n gives, in
-/// one more pass over the rows (Double sums, fixed blocks):
+/// Each evaluation at s = 1/T is one fused pass over the rows (`temperatureRowTerms`): per row
+/// eⱼ = e^{s·(xⱼ − x_{yᵢ})} summed with eⱼ·dⱼ and eⱼ·dⱼ², dⱼ = xⱼ − x_{yᵢ}, which give
 ///
-///     dNLL/ds  = (1/n)·Σᵢ (E_p[xᵢ] − x_{i,yᵢ})        = Σᵢⱼ gᵢⱼ·(xᵢⱼ − x_{i,yᵢ})
-///     d²NLL/ds² = (1/n)·Σᵢ Var_p(xᵢ),   Var_p(xᵢ) = n·Σⱼ gᵢⱼ·(xᵢⱼ − x_{i,yᵢ})² − (E_p[xᵢ] − x_{i,yᵢ})²
+///     NLLᵢ = log Σⱼ eⱼ
+///     dNLL/ds  = (1/n)·Σᵢ (E_p[xᵢ] − x_{i,yᵢ}) = (1/n)·Σᵢ E_p[dᵢ]
+///     d²NLL/ds² = (1/n)·Σᵢ Var_p(xᵢ),   Var_p(xᵢ) = E_p[dᵢ²] − E_p[dᵢ]²
 ///
 /// (moments about the target logit, which keeps the variance free of the cancellation of
-/// E[x²] − E[x]²; per-row sums in Float SIMD lanes, rows summed in Double)
+/// E[x²] − E[x]²; sums in Float SIMD lanes over 512 classes, then in Double; rows in fixed
+/// parallel blocks added in block order, so the fit does not depend on the thread count)
 ///
 /// and dNLL/dt = −s·dNLL/ds, d²NLL/dt² = s²·d²NLL/ds² + s·dNLL/ds. NLL is convex in s, so
 /// Newton converges in a handful of iterations from T = 1; it stops when a step changes log T by
-/// less than 10⁻⁷ (the resolution of the Float kernel's loss and gradient), or at once with T = 1
-/// when NLL does not depend on T (one class, or every row's logits equal). Cost per iteration:
-/// O(n·C): two reads of the logits and one n×C Float scratch written twice and read twice.
+/// less than 10⁻⁷ (the resolution of the Float sums), or at once with T = 1 when NLL does not
+/// depend on T (one class, or every row's logits equal). Cost per evaluation: O(n·C) with one
+/// exponential per logit, one sweep of the logits (two for a row whose target logit lies more
+/// than 64·T below its maximum) and no scratch.
 public struct TemperatureScaling: Sendable {
     /// The fitted temperature T.
     public let temperature: Double
@@ -63,7 +65,7 @@ public struct TemperatureScaling: Sendable {
             }
             t += step
             current = trial
-            // The loss and gradient come from Float: below ~10⁻⁷ a step is rounding noise.
+            // The sums come from Float lanes: below ~10⁻⁷ a step is rounding noise.
             if abs(step) < 1e-7 { break }
         }
         temperature = Double.exp(t)
@@ -93,17 +95,10 @@ func calibratedProbabilities(logits: MatrixView<Float>, temperature: Float, into
     _ = try ignored.withUnsafeBufferPointer { try kernel.loss(logits: logits, targets: $0, probabilities: probabilities) }
 }
 
-/// NLL and its first two derivatives in t = log T, from one kernel call and one row pass.
+/// NLL and its first two derivatives in t = log T, from one fused pass over the rows.
 struct TemperatureObjective {
     let logits: MatrixView<Float>
     let labels: UnsafeBufferPointer<Int32>
-    let gradient: LargeBuffer<Float>
-
-    init(logits: MatrixView<Float>, labels: UnsafeBufferPointer<Int32>) {
-        self.logits = logits
-        self.labels = labels
-        gradient = LargeBuffer<Float>(count: logits.rows * logits.columns)
-    }
 
     struct Point {
         var value: Double
@@ -111,61 +106,119 @@ struct TemperatureObjective {
         var curvature: Double
     }
 
+    /// Sums over a block of rows, or the first non-finite logit found.
+    private struct BlockTerms {
+        var loss = 0.0, mean = 0.0, variance = 0.0
+        var firstNonFinite: (row: Int, column: Int)?
+    }
+
+    /// NLL, dNLL/dt and d²NLL/dt² at t = log T.
+    ///
+    /// - Throws: `nonFiniteValue` naming `logits` at the first (row, column) holding NaN or ±∞.
     func evaluate(logTemperature t: Double) throws -> Point {
         let (n, c) = (logits.rows, logits.columns)
-        let temperature = Double.exp(t)
-        let s = 1 / temperature
-        // z = x/T in the scratch, then the kernel at T = 1 writes G = dNLL/dz over it (its plain
-        // row path, about twice as fast as its temperature path).
-        let g = MutableMatrixView(unchecked: gradient.pointer, rows: n, columns: c, rowStride: c)
+        let s = 1 / Double.exp(t)
         let rowsPerBlock = max(1, (1 << 15) / max(1, c))
-        let scale = Float(s)
-        Threads.forEachBlock(count: n, blockSize: rowsPerBlock) { _, range in
-            for i in range {
-                let (x, z) = (logits.row(i), g.row(i))
-                for j in 0..<c { z[j] = x[j] * scale }
-            }
-        }
-        let result = try SoftmaxCrossEntropy<Float>().lossAndGradient(inPlace: g, targets: labels)
         let blocks = (n + rowsPerBlock - 1) / rowsPerBlock
-        var partial = [(Double, Double)](repeating: (0, 0), count: blocks)
-        let count = Double(n)
-        partial.withUnsafeMutableBufferPointer { partial in
-            Threads.forEachBlock(count: n, blockSize: rowsPerBlock) { block, range in
-                var (first, variance) = (0.0, 0.0)
-                for i in range {
-                    let (a, c2) = shiftedMoments(logits.row(i), g.row(i), count: c, target: logits.row(i)[Int(labels[i])])
-                    first += a
-                    variance += max(0, count * c2 - (count * a) * (count * a))
+        let slots = UnsafeMutableBufferPointer<BlockTerms>.allocate(capacity: blocks)
+        slots.initialize(repeating: BlockTerms())
+        defer { slots.deinitialize(); slots.deallocate() }
+        let (logits, labels, inverse) = (self.logits, self.labels, Float(s))
+        Threads.forEachBlock(count: n, blockSize: rowsPerBlock) { block, range in
+            var terms = BlockTerms()
+            // The rows' Σ e^{…} wait in groups of four for one vector logarithm.
+            var partitions = Double.Vector(repeating: 1), waiting = 0
+            for i in range {
+                let row = logits.row(i)
+                guard let term = temperatureRowTerms(row, classes: c, target: Int(labels[i]), inverse: inverse) else {
+                    terms.firstNonFinite = (i, (0..<c).first { !row[$0].isFinite } ?? 0)
+                    break
                 }
-                partial[block] = (first, variance)
+                terms.loss += term.shiftedLoss
+                terms.mean += term.mean
+                terms.variance += term.variance
+                partitions[waiting] = term.partition
+                waiting += 1
+                if waiting == Double.vectorWidth {
+                    terms.loss += Double.sumOfLanes(Double.log(partitions))
+                    (partitions, waiting) = (Double.Vector(repeating: 1), 0)
+                }
             }
+            terms.loss += Double.sumOfLanes(Double.log(partitions))  // log 1 = 0 in unused lanes
+            slots[block] = terms
         }
-        let (ds, sumVariance) = partial.reduce((0.0, 0.0)) { ($0.0 + $1.0, $0.1 + $1.1) }
-        let dss = sumVariance / count
-        return Point(value: Double(result.loss), slope: -s * ds, curvature: s * s * dss + s * ds)
+        var total = BlockTerms()
+        for terms in slots {
+            if let bad = terms.firstNonFinite {
+                throw FulcrumError.nonFiniteValue(argument: "logits", row: bad.row, column: bad.column)
+            }
+            total.loss += terms.loss
+            total.mean += terms.mean
+            total.variance += terms.variance
+        }
+        let count = Double(n)
+        let (ds, dss) = (total.mean / count, total.variance / count)
+        return Point(value: total.loss / count, slope: -s * ds, curvature: s * s * dss + s * ds)
     }
 }
 
-/// Σⱼ gⱼ·(xⱼ − t) and Σⱼ gⱼ·(xⱼ − t)² of one row, eight lanes at a time.
+/// One row's terms under p = softmax(s·x) with target logit x_y: its NLL as
+/// `shiftedLoss` + log `partition`, where partition = Σⱼ e^{s·(xⱼ − c)} and shiftedLoss = s·(c − x_y),
+/// and E_p[x − x_y] and Var_p(x); nil when a logit is NaN or ±∞.
+///
+/// One sweep of the row shifted by c = x_y, known before the sweep (as the cross-entropy
+/// kernel's short rows), so the exponentials need not wait for the row maximum; the sweep also
+/// takes the maximum and a finiteness probe (x·0 is 0 only for finite x). When s·(max − x_y) > 64
+/// (p_y < e⁻⁶⁴, where e^{s·(x − x_y)} could overflow) a second sweep shifts by the maximum.
 @inline(__always)
-func shiftedMoments(_ x: UnsafePointer<Float>, _ g: UnsafePointer<Float>, count: Int, target t: Float) -> (Double, Double) {
-    var (a, b) = (SIMD8<Float>(repeating: 0), SIMD8<Float>(repeating: 0))
-    let shift = SIMD8<Float>(repeating: t)
-    var j = 0
-    while j + 8 <= count {
-        let d = UnsafeRawPointer(x + j).loadUnaligned(as: SIMD8<Float>.self) - shift
-        let gd = UnsafeRawPointer(g + j).loadUnaligned(as: SIMD8<Float>.self) * d
-        a += gd
-        b += gd * d
-        j += 8
+func temperatureRowTerms(
+    _ x: UnsafePointer<Float>, classes c: Int, target y: Int, inverse s: Float
+) -> (shiftedLoss: Double, partition: Double, mean: Double, variance: Double)? {
+    let target = x[y]
+    var sweep = shiftedMoments(x, classes: c, inverse: s, shift: target, target: target)
+    guard sweep.finite else { return nil }
+    var shift = target
+    if Double(s) * (Double(sweep.maximum) - Double(target)) > 64 {
+        shift = sweep.maximum
+        sweep = shiftedMoments(x, classes: c, inverse: s, shift: shift, target: target)
     }
-    var (first, second) = (Double(Float.sumOfLanes(a)), Double(Float.sumOfLanes(b)))
-    while j < count {
-        let d = Double(x[j] - t), gd = Double(g[j]) * d
-        first += gd
-        second += gd * d
-        j += 1
+    let mean = sweep.moments.1 / sweep.moments.0
+    return (Double(s) * (Double(shift) - Double(target)), sweep.moments.0, mean, max(0, sweep.moments.2 / sweep.moments.0 - mean * mean))
+}
+
+/// Σⱼ eⱼ, Σⱼ eⱼ·dⱼ and Σⱼ eⱼ·dⱼ² with eⱼ = e^{s·(xⱼ − shift)} and dⱼ = xⱼ − target, in Float
+/// vectors over 512 classes at a time added in Double; with the row maximum and whether every
+/// logit is finite.
+@inline(__always)
+func shiftedMoments(
+    _ x: UnsafePointer<Float>, classes c: Int, inverse s: Float, shift: Float, target: Float
+) -> (moments: (Double, Double, Double), maximum: Float, finite: Bool) {
+    let (scale, origin, center) = (Float.Vector(repeating: s), Float.Vector(repeating: shift), Float.Vector(repeating: target))
+    var high = Float.Vector(repeating: -.infinity), probe = Float.Vector()
+    var moments = (0.0, 0.0, 0.0)
+    var start = 0
+    while start < c {
+        let end = min(c, start &+ 512)
+        var (e0, e1, e2) = (Float.Vector(), Float.Vector(), Float.Vector())
+        forEachVector(Float.self, from: start, to: end) { j, count in
+            let v = x.loadVector(at: j, count: count)
+            probe = Float.multiplyAdd(v, Float.Vector(), probe)
+            var e = Float.exponentialOfShift(scale * (v - origin))
+            if count < Float.vectorWidth {
+                e = Float.keepingLanes(below: count, of: e, fill: 0)
+                high = Float.maximum(high, Float.keepingLanes(below: count, of: v, fill: -.infinity))
+            } else {
+                high = Float.maximum(high, v)
+            }
+            let d = v - center, ed = e * d
+            e0 += e
+            e1 += ed
+            e2 = Float.multiplyAdd(ed, d, e2)
+        }
+        moments.0 += Double(Float.sumOfLanes(e0))
+        moments.1 += Double(Float.sumOfLanes(e1))
+        moments.2 += Double(Float.sumOfLanes(e2))
+        start = end
     }
-    return (first, second)
+    return (moments, Float.largestLane(high), Float.sumOfLanes(probe) == 0)
 }
