@@ -188,6 +188,35 @@ struct CrossEntropyTests {
         }
     }
 
+    /// Rows of 513…1024 classes take the one-pass start (up to 64 terms per Float lane in its
+    /// sum); targets near either end and in a tail vector, and rows whose target lies 80 below
+    /// the maximum (pass B again, shifted by the maximum). Plain, weighted and focal options.
+    @Test("Rows of 600, 1000 and 1024 classes (the one-pass start) match the reference",
+          arguments: [0, 1, 128])
+    func oneChunkPassRows(bits: Int) throws {
+        for (rows, classes) in [(4, 600), (4, 1000), (3, 1024)] {
+            var c = CrossEntropyCase(rows: rows, classes: classes, bits: bits, reduction: .mean, seed: UInt64(classes + bits))
+            c.targets[0] = 3
+            c.targets[1] = Int32(classes - 2)
+            c.logits[2 * classes + Int(c.targets[2])] = -80  // far below the row's maximum
+            let expected = CrossEntropyReference.total(c.logitRows, c.targets, excluded: nil, c.options)
+            let fd = CrossEntropyReference.gradient(c.logitRows, c.targets, excluded: nil, c.options).flatMap { $0 }
+            let scale = fd.map(abs).max()!
+            for inPlace in [false, true] {
+                let d = try runCrossEntropy(Double.self, logits: c.logits, rows: rows, classes: classes, targets: c.targets,
+                                            options: c.options, inPlace: inPlace)
+                let f = try runCrossEntropy(Float.self, logits: c.logits, rows: rows, classes: classes, targets: c.targets,
+                                            options: c.options, inPlace: inPlace)
+                #expect(relativeError(Double(d.result.loss), expected, floor: 1e-12) <= 1e-12, "\(rows)x\(classes)")
+                #expect(relativeError(Double(f.result.loss), expected, floor: 1e-12) <= 1e-5, "\(rows)x\(classes)")
+                for i in fd.indices {
+                    #expect(abs(d.gradient[i] - fd[i]) <= 1e-6 * scale, "\(rows)x\(classes) at \(i)")
+                    #expect(abs(Double(f.gradient[i]) - d.gradient[i]) <= 1e-6 * scale + c.floatRoundingFloor() * 1e-6, "\(rows)x\(classes) at \(i)")
+                }
+            }
+        }
+    }
+
     @Test("Logits of ±1e4 match the reference", arguments: [0, 2 | 4 | 128, 1 | 16 | 32 | 64])
     func hugeLogits(bits: Int) throws {
         let c = CrossEntropyCase(rows: 6, classes: 29, bits: bits, reduction: .sum, seed: 77, scale: 1e4)
