@@ -99,7 +99,7 @@ private func calibrationErrorBenchmark(_ context: BenchContext) throws {
     let bytes = Double(n * (c + 1) * 4)
     context.report(BenchRow(
         name: name, shape: "\(n)x\(c) 15 bins", medianMs: seconds * 1e3, achieved: bytes / seconds * 1e-9, unit: "GB/s",
-        rooflineRatio: timing.rooflineRatio { bytes / ($0.copyGBs * 1e9) }, baselineSpeedup: plain / seconds,
+        rooflineRatio: timing.copyRatio(bytes: bytes), baselineSpeedup: plain / seconds,
         note: "validation fused; |value - plain| = \(abs(value - reference))"))
 }
 
@@ -155,7 +155,7 @@ private func temperatureBenchmark(_ context: BenchContext) throws {
     let bytes = Double(iterations * n * c * 4)
     context.report(BenchRow(
         name: name, shape: "\(n)x\(c)", medianMs: seconds * 1e3, achieved: bytes / seconds * 1e-9, unit: "GB/s",
-        rooflineRatio: timing.rooflineRatio { bytes / ($0.copyGBs * 1e9) }, baselineSpeedup: plain / seconds,
+        rooflineRatio: timing.copyRatio(bytes: bytes), baselineSpeedup: plain / seconds,
         note: "\(iterations) Newton steps (logits read once per step counted); T = \(Table.fmt(fitted, 4)), plain T = \(Table.fmt(reference, 4))"))
 }
 

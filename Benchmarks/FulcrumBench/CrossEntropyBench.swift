@@ -36,7 +36,7 @@ private func crossEntropyCase(_ context: BenchContext, rows: Int, classes: Int) 
     let bytes = 2 * Double(count) * Double(MemoryLayout<Float>.stride)
     context.report(BenchRow(
         name: name, shape: "\(rows)x\(classes)", medianMs: seconds * 1e3, achieved: bytes / seconds * 1e-9, unit: "GB/s",
-        rooflineRatio: timing.rooflineRatio { bytes / ($0.copyGBs * 1e9) }, baselineSpeedup: baseline / seconds,
+        rooflineRatio: timing.copyRatio(bytes: bytes), baselineSpeedup: baseline / seconds,
         note: "in place; limit: stream copy sampled before each run, median \(Table.fmt(timing.copyGBs, 1)) GB/s"))
 }
 

@@ -118,6 +118,9 @@ struct LimitedTiming {
     func rooflineRatio(_ limitSeconds: (Run) -> Double) -> Double {
         BenchContext.middle(runs.map { limitSeconds($0) / $0.seconds })
     }
+
+    /// `rooflineRatio` for a case that moves `bytes` against the stream copy alone.
+    func copyRatio(bytes: Double) -> Double { rooflineRatio { bytes / ($0.copyGBs * 1e9) } }
 }
 
 /// The printed table.
