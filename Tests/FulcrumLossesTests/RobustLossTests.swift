@@ -152,6 +152,62 @@ struct RobustLossTests {
         #expect(g2.allSatisfy { abs($0) <= 1e-15 })
     }
 
+    @Test("Z-loss rows of several 512-element chunks, with a mean far from zero: the merged moments match the reference")
+    func zLossLongRows() throws {
+        // 1500 and 2100 classes: full chunks and a tail; values 40 ± 3, so the chunk means and the
+        // row mean differ from each other by far less than they differ from zero.
+        for classes in [1500, 2100] {
+            var random = TestRandom(seed: UInt64(classes))
+            let rows = 2
+            var x = random.values(rows * classes, 37, 43)
+            // The second row's last chunk sits higher: the chunks' means differ by much more than σ within a chunk.
+            for j in 1024..<classes { x[classes + j] += 5 }
+            let targets: [Int32] = [0, Int32(classes - 1)]
+            let reference = { (v: [Double]) in
+                RobustReference.total(v, classes: classes, targets: targets, reduction: .sum) { row, y, _ in
+                    RobustReference.zLoss(row, target: y, a: 1.5, b: 0.5)
+                }
+            }
+            let (loss, g) = try runZ(SphericalZLoss<Double>(a: 1.5, b: 0.5, reduction: .sum), x, rows: rows, classes: classes, targets: targets)
+            #expect(relativeError(loss, reference(x)) <= 1e-12)
+            #expect(maxRelativeError(g, finiteDifferences(x, reference)) <= 1e-6)
+            let (lossF, gF) = try runZ(SphericalZLoss<Float>(a: 1.5, b: 0.5, reduction: .sum), x, rows: rows, classes: classes, targets: targets)
+            // Float against Double on the Float-rounded inputs.
+            let (lossRounded, gRounded) = try runZ(SphericalZLoss<Double>(a: 1.5, b: 0.5, reduction: .sum), x.map { Double(Float($0)) },
+                                                   rows: rows, classes: classes, targets: targets)
+            #expect(relativeError(lossF, lossRounded) <= 1e-5 && maxRelativeError(gF, gRounded, floor: 1e-6) <= 1e-5)
+        }
+    }
+
+    @Test("Z-loss of huge finite logits, whose sums overflow T, is the loss of the unscaled row")
+    func zLossHugeLogits() throws {
+        var random = TestRandom(seed: 77)
+        let (rows, classes) = (3, 700)
+        let x = random.values(rows * classes, -2, 2)
+        let targets: [Int32] = [5, 699, 300]
+        let (base, g) = try runZ(SphericalZLoss<Double>(a: 1, b: 1), x, rows: rows, classes: classes, targets: targets)
+        // Float squares overflow past about 1.8e19, Float sums of 512 values past about 6.6e35;
+        // Double squares past about 1.3e154.
+        for factor in [1e20, 1e36, 1.5e38] {
+            let (lossF, gF) = try runZ(SphericalZLoss<Float>(a: 1, b: 1), x.map { $0 * factor }, rows: rows, classes: classes, targets: targets)
+            #expect(relativeError(lossF, base) <= 1e-5, "factor \(factor)")
+            #expect(maxRelativeError(gF.map { $0 * factor }, g, floor: 1e-6) <= 1e-4, "factor \(factor)")
+        }
+        for factor in [1e160, 1e300] {
+            let (loss, gd) = try runZ(SphericalZLoss<Double>(a: 1, b: 1), x.map { $0 * factor }, rows: rows, classes: classes, targets: targets)
+            #expect(relativeError(loss, base) <= 1e-12, "factor \(factor)")
+            #expect(maxRelativeError(gd.map { $0 * factor }, g) <= 1e-10, "factor \(factor)")
+        }
+        // Still a non-finite value in a huge row is named where it is.
+        var bad = x.map { Float($0 * 1e30) }
+        bad[classes + 600] = .infinity
+        #expect(throws: FulcrumError.nonFiniteValue(argument: "logits", row: 1, column: 600)) {
+            try bad.withView(rows: rows, columns: classes) { xv in
+                try targets.withUnsafeBufferPointer { _ = try SphericalZLoss<Float>(a: 1, b: 1).loss(logits: xv, targets: $0) }
+            }
+        }
+    }
+
     @Test("Z-loss of a nearly constant row: its steep gradient fits Float and matches Double")
     func zLossNearlyConstantRows() throws {
         // σ ≈ 1.6e-20: the gradient (≈ r/σ) fits in Float, but r·z_y/(σ²·C) ≈ 7e38, which the

@@ -12,9 +12,11 @@ import FulcrumKernels
 /// ℓ is invariant to o → α·o + β for α > 0 (the gradient scales by 1/α). A constant row (σ = 0,
 /// including C = 1) has z = 0: ℓ = softplus(a·b)/a and a zero gradient.
 ///
-/// **Cost.** Three passes over a row that stays in cache (Σo, Σ(o − μ)², the write), one read
-/// of the outputs and one write of the gradient, no exponential per element: O(N·C). Sums per
-/// 512-element chunk in Double. **Non-finite** outputs throw `nonFiniteValue` naming `logits`.
+/// **Cost.** Two sweeps of a row: its moments (each 512-element chunk read twice while in L1,
+/// chunks merged in Double) and the write; one read of the outputs from memory and one write of
+/// the gradient, no exponential per element: O(N·C). Logits too large for T's sums (|o| beyond
+/// about 10¹⁹ in Float) are standardised scaled by a power of two, so the loss stays invariant
+/// to the scale. **Non-finite** outputs throw `nonFiniteValue` naming `logits`.
 /// **Determinism:** bitwise identical for any `Threads.count`. `.mean` divides by counted rows.
 public struct SphericalZLoss<T: FulcrumFloat>: Sendable {
     /// a > 0: the softplus sharpness.
@@ -94,21 +96,26 @@ public struct SphericalZLoss<T: FulcrumFloat>: Sendable {
 }
 
 /// One Z-loss row: the loss, the gradient written when asked; nil for a non-finite output.
+///
+/// The row's moments come from one sweep (`scaledMoments`). A finite row whose sums overflow T
+/// (|o| beyond about 10¹⁹ in Float) is standardised again scaled by a power of two: the loss is
+/// invariant to the scale, and z_j is formed in the scaled units.
 @inline(__always)
 func zLossRow<T: FulcrumFloat>(_ o: UnsafePointer<T>, target y: Int, classes: Int, a: Double, b: Double,
                                gradientScale: Double, gradient: UnsafeMutablePointer<T>?) -> Double? {
-    let count = Double(classes)
-    let total = chunkedSum(T.self, from: 0, to: classes) { j, n in o.loadVector(at: j, count: n) }
-    guard total.isFinite else { return nil }
-    let mean = total / count
-    let mv = T.Vector(repeating: T(mean))
-    let squares = chunkedSum(T.self, from: 0, to: classes) { j, n in
-        let d = o.loadVector(at: j, count: n) - mv
-        return n == T.vectorWidth ? d * d : T.keepingLanes(below: n, of: d * d, fill: 0)
+    var scale: T = 1
+    var moments = scaledMoments(o, classes: classes, scale: scale)
+    if !(moments.mean.isFinite && moments.sigma.isFinite) {
+        var largest: T = 0
+        for j in 0..<classes {
+            guard o[j].isFinite else { return nil }
+            largest = max(largest, abs(o[j]))
+        }
+        scale = T(sign: .plus, exponent: -largest.exponent, significand: 1)
+        moments = scaledMoments(o, classes: classes, scale: scale)
     }
-    guard squares.isFinite else { return nil }
-    let sigma = (squares / count).squareRoot()
-    let zy = sigma > 0 ? (Double(o[y]) - mean) / sigma : 0
+    let (mean, sigma) = moments
+    let zy = sigma > 0 ? (Double(o[y] * scale) - mean) / sigma : 0
     let u = a * (b - zy)
     let loss = (max(u, 0) + Double.log1p(Double.exp(-abs(u)))) / a
     guard let gradient else { return loss }
@@ -119,13 +126,53 @@ func zLossRow<T: FulcrumFloat>(_ o: UnsafePointer<T>, target y: Int, classes: In
     let r = u >= 0 ? 1 / (1 + Double.exp(-u)) : Double.exp(u) / (1 + Double.exp(u))
     // g_j = (r/σ)·(1/C + z_y·z_j/C) with z_j = (o_j − μ)/σ, then −r/σ at the target. z_j is formed
     // first: a nearly constant row's 1/σ² overflows T where its gradient (∝ 1/σ) does not. (σ² is
-    // a sum of squares in T, so σ stays above about 10⁻²³ in Float and r/σ fits.)
-    let k = gradientScale * r / sigma
-    let inverse = T.Vector(repeating: T(1 / sigma))
+    // a sum of squares in T, so σ stays above about 10⁻²³ in Float and r/σ fits.) In scaled
+    // units σ_o = σ/scale, so r/σ_o = scale·r/σ.
+    let count = Double(classes)
+    let k = gradientScale * Double(scale) * r / sigma
+    let vectorScale = T.Vector(repeating: scale), negativeMean = T.Vector(repeating: T(-mean)), inverse = T.Vector(repeating: T(1 / sigma))
     let offset = T.Vector(repeating: T(k / count)), slope = T.Vector(repeating: T(k * zy / count))
     forEachVector(T.self, from: 0, to: classes) { j, n in
-        gradient.storeVector(T.multiplyAdd((o.loadVector(at: j, count: n) - mv) * inverse, slope, offset), at: j, count: n)
+        let z = T.multiplyAdd(o.loadVector(at: j, count: n), vectorScale, negativeMean) * inverse
+        gradient.storeVector(T.multiplyAdd(z, slope, offset), at: j, count: n)
     }
     gradient[y] = T(Double(gradient[y]) - k)
     return loss
+}
+
+/// The mean μ and population standard deviation σ of the row `scale·o[0 ..< classes]` in one
+/// sweep: each 512-element chunk's sum, then its squared deviations about its own mean while the
+/// chunk is still in L1, both in T vectors; chunks merged in Double by the pairwise update of
+/// Chan, Golub and LeVeque, so no global mean has to be known before the squares. O(C); a
+/// non-finite element, or sums past T's range, give a non-finite result.
+@inline(__always)
+func scaledMoments<T: FulcrumFloat>(_ o: UnsafePointer<T>, classes: Int, scale: T) -> (mean: Double, sigma: Double) {
+    let vectorScale = T.Vector(repeating: scale)
+    var counted = 0.0, mean = 0.0, squares = 0.0
+    var start = 0
+    while start < classes {
+        let end = min(classes, start &+ 512)
+        var partial = T.Vector()
+        forEachVector(T.self, from: start, to: end) { j, n in partial += o.loadVector(at: j, count: n) * vectorScale }
+        let size = Double(end &- start)
+        let chunkMean = Double(T.sumOfLanes(partial)) / size
+        // Deviations about the chunk mean rounded to T, c: Σ(x − c)² − size·(m − c)² is the
+        // chunk's Σ(x − m)².
+        let center = T(chunkMean)
+        let negativeCenter = T.Vector(repeating: -center)
+        var deviations = T.Vector()
+        forEachVector(T.self, from: start, to: end) { j, n in
+            o.prefetch(at: j &+ 1024)  // the read from memory goes on while the chunk is in L1
+            let d = T.multiplyAdd(o.loadVector(at: j, count: n), vectorScale, negativeCenter)
+            deviations += n == T.vectorWidth ? d * d : T.keepingLanes(below: n, of: d * d, fill: 0)
+        }
+        let offCenter = chunkMean - Double(center)
+        let chunkSquares = max(0, Double(T.sumOfLanes(deviations)) - size * offCenter * offCenter)
+        let total = counted + size, delta = chunkMean - mean
+        mean += delta * size / total
+        squares += chunkSquares + delta * delta * counted * size / total
+        counted = total
+        start = end
+    }
+    return (mean, (squares / counted).squareRoot())
 }
