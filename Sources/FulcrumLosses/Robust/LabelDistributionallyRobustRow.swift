@@ -61,8 +61,8 @@ func labelDistributionallyRobustRow<T: FulcrumFloat>(
         let chunkMaximum = T(record[3]) * inverse, mv = T.Vector(repeating: chunkMaximum)
         var vs = zero, vw = zero
         forEachVector(T.self, from: start, to: end) { j, count in
-            scores.prefetch(at: j + RowChunks.length)  // the next chunk's read overlaps this chunk's exponentials
-            gradient?.prefetchForWriting(at: j + RowChunks.length)
+            scores.prefetch(at: j + 2 * RowChunks.length)  // the read two chunks ahead overlaps this chunk's exponentials
+            gradient?.prefetchForWriting(at: j + 2 * RowChunks.length)
             let d = u(scores.loadVector(at: j, count: count), j, count) * iv - mv
             var e = T.exponentialOfShift(d)
             if count < width { e = T.keepingLanes(below: count, of: e, fill: 0) }
