@@ -133,6 +133,7 @@ func zLossRow<T: FulcrumFloat>(_ o: UnsafePointer<T>, target y: Int, classes: In
     let vectorScale = T.Vector(repeating: scale), negativeMean = T.Vector(repeating: T(-mean)), inverse = T.Vector(repeating: T(1 / sigma))
     let offset = T.Vector(repeating: T(k / count)), slope = T.Vector(repeating: T(k * zy / count))
     forEachVector(T.self, from: 0, to: classes) { j, n in
+        gradient.prefetchForWriting(at: j &+ 1024)  // more stores in flight than the misses alone would start
         let z = T.multiplyAdd(o.loadVector(at: j, count: n), vectorScale, negativeMean) * inverse
         gradient.storeVector(T.multiplyAdd(z, slope, offset), at: j, count: n)
     }
