@@ -117,6 +117,72 @@ struct ScalingTests {
         }
     }
 
+    /// The vector-scaling objective against the Double NLL and its central differences in each
+    /// of the 2C parameters, on rows of 37 classes (vectors and a tail) and of 600 (two 512-class
+    /// sums), where every third target lies far below its row's maximum (more than 64 below it
+    /// after scaling: the second sweep, shifted by the maximum). Bitwise the same on 1 and 2 threads.
+    @Test func vectorScalingObjectiveMatchesDoubleReference() throws {
+        for (n, c) in [(64, 37), (20, 600)] {
+            var (x, y) = Self.synthetic(n, c, seed: UInt64(c)) { _, u in 1.2 * u }
+            for i in stride(from: 0, to: n, by: 3) {
+                let j = (i * 7) % c
+                x[i * c + j] = -90
+                y[i] = Int32(j)
+            }
+            var g = TestGenerator(seed: 11)
+            let scales = (0..<c).map { _ in 0.8 + 1.2 * g.unit() }, biases = (0..<c).map { _ in g.unit() * 2 - 1 }
+            // The reference sees the parameters as the objective does, rounded to Float.
+            let theta = (scales + biases).map { Double(Float($0)) }
+            func f(_ theta: [Double]) -> Double { Self.nll(x, y, c, scales: Array(theta[..<c]), biases: Array(theta[c...])) }
+            let (value, gradient) = try withMatrix(x, rows: n, columns: c) { m in
+                try y.withUnsafeBufferPointer { try VectorScalingObjective(logits: m, labels: $0).evaluate(theta) }
+            }
+            #expect(abs(value - f(theta)) < 1e-6 * f(theta), "C = \(c): \(value) vs \(f(theta))")
+            var probe = theta
+            for k in theta.indices {
+                let h = 1e-4 * max(1, abs(theta[k]))
+                probe[k] = theta[k] + h
+                let up = f(probe)
+                probe[k] = theta[k] - h
+                let down = f(probe)
+                probe[k] = theta[k]
+                let slope = (up - down) / (2 * h)
+                #expect(abs(gradient[k] - slope) < 2e-6 * max(1, abs(slope)), "C = \(c), θ[\(k)]: \(gradient[k]) vs \(slope)")
+            }
+            let saved = Threads.count
+            defer { try? Threads.setCount(saved) }
+            try Threads.setCount(1)
+            let (one, oneGradient) = try withMatrix(x, rows: n, columns: c) { m in
+                try y.withUnsafeBufferPointer { try VectorScalingObjective(logits: m, labels: $0).evaluate(theta) }
+            }
+            #expect(one == value && oneGradient == gradient)
+        }
+    }
+
+    /// A trial θ whose w∘x + b overflows Float gives +∞ (the line search then shortens its step),
+    /// not an error; NaN and ±∞ logits are named at their (row, column).
+    @Test func vectorScalingOverflowAndNonFiniteLogits() throws {
+        let (n, c) = (1000, 20)
+        let (clean, y) = Self.synthetic(n, c, seed: 6) { _, u in u }
+        let huge = [Double](repeating: 1e38, count: c) + [Double](repeating: 0, count: c)
+        let value = try withMatrix(clean, rows: n, columns: c) { m in
+            try y.withUnsafeBufferPointer { try VectorScalingObjective(logits: m, labels: $0).evaluate(huge).0 }
+        }
+        #expect(value == .infinity)
+        for (row, column, bad) in [(0, 0, Float.nan), (517, 19, .infinity), (999, 3, -.infinity)] {
+            var x = clean
+            x[row * c + column] = bad
+            x[min(n - 1, row + 1) * c + 5] = .nan
+            try withMatrix(x, rows: n, columns: c) { m in
+                try y.withUnsafeBufferPointer { yb in
+                    #expect(throws: FulcrumError.nonFiniteValue(argument: "logits", row: row, column: column)) {
+                        try VectorScaling(logits: m, labels: yb)
+                    }
+                }
+            }
+        }
+    }
+
     @Test func vectorScalingRecoversScalesAndBiases() throws {
         // x_j = (u_j − b_j)/w_j, so w∘x + b = u: the fit should find w and b (b up to a shift).
         let (n, c) = (20_000, 4)
