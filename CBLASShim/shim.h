@@ -131,6 +131,88 @@ fulcrum_double4 fulcrum_power_of_two_scaled_double4(fulcrum_double4 y, fulcrum_d
     return fulcrum_power_of_two_bits_scaled_double4(y, t, x, threshold);
 }
 
+// A row's tail: the first `count` lanes (0 ≤ count ≤ lanes) loaded from `p` with the other lanes
+// set to `padding`, or stored to `p` with the memory past them untouched. On AVX-512 (with VL for
+// the 256-bit vectors) one masked instruction, which neither reads nor writes the masked-off
+// lanes, so a tail at the end of a mapping cannot fault; elsewhere lane by lane.
+#define FULCRUM_PARTIAL_ACCESS_LOOPS(NAME, S) \
+static inline __attribute__((always_inline)) \
+fulcrum_##NAME fulcrum_load_first_lanes_loop_##NAME(const S *p, long count, fulcrum_##NAME padding) { \
+    for (long i = 0; i < count; i++) padding[i] = p[i]; \
+    return padding; \
+} \
+static inline __attribute__((always_inline)) \
+void fulcrum_store_first_lanes_loop_##NAME(S *p, long count, fulcrum_##NAME v) { \
+    for (long i = 0; i < count; i++) p[i] = v[i]; \
+}
+
+FULCRUM_PARTIAL_ACCESS_LOOPS(float16, float)
+FULCRUM_PARTIAL_ACCESS_LOOPS(float8, float)
+FULCRUM_PARTIAL_ACCESS_LOOPS(double4, double)
+
+static inline __attribute__((always_inline))
+fulcrum_float16 fulcrum_load_first_lanes_float16(const float *p, long count, fulcrum_float16 padding) {
+#if defined(__AVX512F__)
+    typedef float v16 __attribute__((vector_size(64)));
+    return __builtin_bit_cast(fulcrum_float16, __builtin_ia32_loadups512_mask(p, __builtin_bit_cast(v16, padding),
+                                                                              (unsigned short)((1u << count) - 1)));
+#else
+    return fulcrum_load_first_lanes_loop_float16(p, count, padding);
+#endif
+}
+
+static inline __attribute__((always_inline))
+void fulcrum_store_first_lanes_float16(float *p, long count, fulcrum_float16 v) {
+#if defined(__AVX512F__)
+    typedef float v16 __attribute__((vector_size(64)));
+    __builtin_ia32_storeups512_mask(p, __builtin_bit_cast(v16, v), (unsigned short)((1u << count) - 1));
+#else
+    fulcrum_store_first_lanes_loop_float16(p, count, v);
+#endif
+}
+
+static inline __attribute__((always_inline))
+fulcrum_float8 fulcrum_load_first_lanes_float8(const float *p, long count, fulcrum_float8 padding) {
+#if defined(__AVX512F__) && defined(__AVX512VL__)
+    typedef float v8 __attribute__((vector_size(32)));
+    return __builtin_bit_cast(fulcrum_float8, __builtin_ia32_loadups256_mask(p, __builtin_bit_cast(v8, padding),
+                                                                             (unsigned char)((1u << count) - 1)));
+#else
+    return fulcrum_load_first_lanes_loop_float8(p, count, padding);
+#endif
+}
+
+static inline __attribute__((always_inline))
+void fulcrum_store_first_lanes_float8(float *p, long count, fulcrum_float8 v) {
+#if defined(__AVX512F__) && defined(__AVX512VL__)
+    typedef float v8 __attribute__((vector_size(32)));
+    __builtin_ia32_storeups256_mask(p, __builtin_bit_cast(v8, v), (unsigned char)((1u << count) - 1));
+#else
+    fulcrum_store_first_lanes_loop_float8(p, count, v);
+#endif
+}
+
+static inline __attribute__((always_inline))
+fulcrum_double4 fulcrum_load_first_lanes_double4(const double *p, long count, fulcrum_double4 padding) {
+#if defined(__AVX512F__) && defined(__AVX512VL__)
+    typedef double v4 __attribute__((vector_size(32)));
+    return __builtin_bit_cast(fulcrum_double4, __builtin_ia32_loadupd256_mask(p, __builtin_bit_cast(v4, padding),
+                                                                              (unsigned char)((1u << count) - 1)));
+#else
+    return fulcrum_load_first_lanes_loop_double4(p, count, padding);
+#endif
+}
+
+static inline __attribute__((always_inline))
+void fulcrum_store_first_lanes_double4(double *p, long count, fulcrum_double4 v) {
+#if defined(__AVX512F__) && defined(__AVX512VL__)
+    typedef double v4 __attribute__((vector_size(32)));
+    __builtin_ia32_storeupd256_mask(p, __builtin_bit_cast(v4, v), (unsigned char)((1u << count) - 1));
+#else
+    fulcrum_store_first_lanes_loop_double4(p, count, v);
+#endif
+}
+
 typedef fulcrum_float8_bits fulcrum_int8;
 
 // Lane-wise signed maximum and minimum of 32-bit integers (one pmaxsd/pminsd each): the sorted

@@ -40,6 +40,12 @@ public protocol LaneVector: SIMD & Sendable where Scalar: BinaryFloatingPoint, M
     static func scaled(_ y: Self, byPowerOfTwoIn t: Self, zeroWhere x: Self, isLessThan threshold: Self) -> Self
     /// The vector (0, 1, 2, …, scalarCount − 1).
     static var laneIndices: Self { get }
+    /// The first `count` elements from `p` (0 ≤ count ≤ scalarCount), the other lanes `padding`:
+    /// a row's tail. On AVX-512 one masked load, which reads nothing past them; elsewhere lane by lane.
+    init(first count: Int, from p: UnsafePointer<Scalar>, padding: Self)
+    /// Stores the first `count` lanes at `p` (0 ≤ count ≤ scalarCount), nothing past them. On
+    /// AVX-512 one masked store; elsewhere lane by lane.
+    func storeFirst(_ count: Int, to p: UnsafeMutablePointer<Scalar>)
     /// Each integer lane converted to the scalar type.
     init(_ bits: Bits)
 }
@@ -69,6 +75,12 @@ extension SIMD16: LaneVector where Scalar == Float {
     }
     @inlinable @inline(__always)
     public static var laneIndices: Self { Self(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15) }
+    @inlinable @inline(__always)
+    public init(first count: Int, from p: UnsafePointer<Scalar>, padding: Self) {
+        self = fulcrum_load_first_lanes_float16(p, count, padding)
+    }
+    @inlinable @inline(__always)
+    public func storeFirst(_ count: Int, to p: UnsafeMutablePointer<Scalar>) { fulcrum_store_first_lanes_float16(p, count, self) }
 }
 
 extension SIMD8: LaneVector where Scalar == Float {
@@ -96,6 +108,12 @@ extension SIMD8: LaneVector where Scalar == Float {
     }
     @inlinable @inline(__always)
     public static var laneIndices: Self { Self(0, 1, 2, 3, 4, 5, 6, 7) }
+    @inlinable @inline(__always)
+    public init(first count: Int, from p: UnsafePointer<Scalar>, padding: Self) {
+        self = fulcrum_load_first_lanes_float8(p, count, padding)
+    }
+    @inlinable @inline(__always)
+    public func storeFirst(_ count: Int, to p: UnsafeMutablePointer<Scalar>) { fulcrum_store_first_lanes_float8(p, count, self) }
 }
 
 extension SIMD4: LaneVector where Scalar == Double {
@@ -123,4 +141,10 @@ extension SIMD4: LaneVector where Scalar == Double {
     }
     @inlinable @inline(__always)
     public static var laneIndices: Self { Self(0, 1, 2, 3) }
+    @inlinable @inline(__always)
+    public init(first count: Int, from p: UnsafePointer<Scalar>, padding: Self) {
+        self = fulcrum_load_first_lanes_double4(p, count, padding)
+    }
+    @inlinable @inline(__always)
+    public func storeFirst(_ count: Int, to p: UnsafeMutablePointer<Scalar>) { fulcrum_store_first_lanes_double4(p, count, self) }
 }

@@ -36,10 +36,12 @@ extension UnsafePointer where Pointee: FulcrumFloat {
         UnsafeRawPointer(self + j).loadUnaligned(as: V.self)
     }
 
-    /// The `count ≤ vectorWidth` elements from `self[j]`, the other lanes set to `padding`.
+    /// The `count ≤ vectorWidth` elements from `self[j]`, the other lanes set to `padding` (a
+    /// partial tail is one masked load on AVX-512: `LaneVector.init(first:from:padding:)`).
     @inlinable @inline(__always)
     public func loadVector(at j: Int, count: Int, padding: Pointee = 0) -> Pointee.Vector {
-        loadVector(at: j, count: count, padding: padding, as: Pointee.Vector.self)
+        if count == Pointee.vectorWidth { return loadVector(at: j) }
+        return Pointee.Vector(first: count, from: self + j, padding: Pointee.Vector(repeating: padding))
     }
 
     /// The `count ≤ V.scalarCount` elements from `self[j]`, the other lanes set to `padding`.
@@ -72,5 +74,13 @@ extension UnsafeMutablePointer where Pointee: FulcrumFloat {
     public func storeVector<V: SIMD>(_ v: V, at j: Int, count: Int) where V.Scalar == Pointee {
         if count == V.scalarCount { return storeVector(v, at: j) }
         for lane in 0..<count { self[j + lane] = v[lane] }
+    }
+
+    /// Stores the first `count ≤ v.scalarCount` lanes of `v` at `self[j ..< j + count]` (a
+    /// partial tail is one masked store on AVX-512: `LaneVector.storeFirst(_:to:)`).
+    @inlinable @inline(__always)
+    public func storeVector<V: LaneVector>(_ v: V, at j: Int, count: Int) where V.Scalar == Pointee {
+        if count == V.scalarCount { return storeVector(v, at: j) }
+        v.storeFirst(count, to: self + j)
     }
 }
